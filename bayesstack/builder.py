@@ -124,10 +124,12 @@ def build_model(
         yd = pm.Data("y_data", y, dims="obs")
         td = None
         if spec.family == "binomial":
-            td = pm.Data("trials", np.broadcast_to(np.asarray(trials, dtype="int64"), (n,)), dims="obs")
+            td = pm.Data(
+                "trials", np.broadcast_to(np.asarray(trials, dtype="int64"), (n,)), dims="obs"
+            )
         params = {}
         for name, dims in param_dims(spec).items():
-            l = int(name[1:])  # noqa: E741
+            l = int(name[1:])
             prior = spec.weight_prior(l) if name[0] == "W" else spec.bias_prior(l)
             params[name] = _weight_rv(name, prior, sizes[l - 1], dims)
         eta = forward(spec, params, Xd, xp="pytensor")

@@ -60,5 +60,7 @@ def load(path: str | Path) -> xr.DataTree:
             tree = xr.open_datatree(path, engine="zarr", consolidated=False)
             return tree.load()
         return xr.load_datatree(path, engine="h5netcdf")
-    except Exception as e:  # noqa: BLE001 - any reader failure is a bad file for the user
-        raise BayesstackError(f"run file {str(path)!r}: cannot be read ({type(e).__name__})") from None
+    except Exception as e:
+        raise BayesstackError(
+            f"run file {str(path)!r}: cannot be read ({type(e).__name__})"
+        ) from None

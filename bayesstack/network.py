@@ -18,14 +18,14 @@ from bayesstack.spec import Spec
 def weight_names(spec: Spec) -> list[str]:
     """Names of the weights θ in layer order: ``W1, b1, W2, b2, ...`` (absent biases skipped)."""
     names = []
-    for l in range(1, spec.n_layers + 1):  # noqa: E741
+    for l in range(1, spec.n_layers + 1):
         names.append(f"W{l}")
         if spec.has_bias(l):
             names.append(f"b{l}")
     return names
 
 
-def hidden_dim(l: int) -> str:  # noqa: E741
+def hidden_dim(l: int) -> str:
     """Name of the dim of hidden layer ``l``'s units."""
     return f"hidden{l}"
 
@@ -33,7 +33,7 @@ def hidden_dim(l: int) -> str:  # noqa: E741
 def param_dims(spec: Spec) -> dict[str, tuple[str, ...]]:
     """Dims of every weight: ``W{l}`` is (input dim, output dim), the output layer's is a vector."""
     dims: dict[str, tuple[str, ...]] = {}
-    for l in range(1, spec.n_layers + 1):  # noqa: E741
+    for l in range(1, spec.n_layers + 1):
         d_in = "feature" if l == 1 else hidden_dim(l - 1)
         d_out: tuple[str, ...] = () if l == spec.n_layers else (hidden_dim(l),)
         dims[f"W{l}"] = (d_in, *d_out)
@@ -90,7 +90,7 @@ def forward(
     act = (lambda name: ACTIVATIONS[name].numpy) if xp == "numpy" else pytensor_activation
     h = X
     hidden = []
-    for l in range(1, spec.n_layers + 1):  # noqa: E741
+    for l in range(1, spec.n_layers + 1):
         W = params[f"W{l}"]
         if l < spec.n_layers:
             z = h @ W

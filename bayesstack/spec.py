@@ -42,7 +42,7 @@ class Prior:
     def from_dict(cls, d: Any, where: str, *, positive: bool = False) -> Prior:
         """Parse and check a prior table; ``where`` names the field in errors."""
         if not isinstance(d, dict) or "dist" not in d:
-            raise SpecError(f"{where}: expected a table like {{ dist = \"normal\", sigma = 1.0 }}")
+            raise SpecError(f'{where}: expected a table like {{ dist = "normal", sigma = 1.0 }}')
         name = d["dist"]
         kind = PRIORS.get(name)
         if kind is None or kind.positive != positive:
@@ -112,7 +112,9 @@ class Spec:
     def __post_init__(self) -> None:
         fam = FAMILIES.get(self.family)
         if fam is None:
-            raise SpecError(f"family: unknown family {self.family!r}; use one of {choices(FAMILIES)}")
+            raise SpecError(
+                f"family: unknown family {self.family!r}; use one of {choices(FAMILIES)}"
+            )
         if not self.link:
             object.__setattr__(self, "link", fam.canonical_link)
         if self.link not in fam.links:
@@ -121,8 +123,14 @@ class Spec:
                 f"use one of {', '.join(fam.links)}"
             )
         for i, layer in enumerate(self.layers, start=1):
-            if isinstance(layer.units, bool) or not isinstance(layer.units, int) or layer.units <= 0:
-                raise SpecError(f"layers[{i}].units: must be a positive integer, got {layer.units!r}")
+            if (
+                isinstance(layer.units, bool)
+                or not isinstance(layer.units, int)
+                or layer.units <= 0
+            ):
+                raise SpecError(
+                    f"layers[{i}].units: must be a positive integer, got {layer.units!r}"
+                )
             if layer.activation not in ACTIVATIONS:
                 raise SpecError(
                     f"layers[{i}].activation: unknown activation {layer.activation!r}; "
@@ -140,16 +148,16 @@ class Spec:
         """Number of weight layers, output included: ``depth + 1``."""
         return self.depth + 1
 
-    def has_bias(self, l: int) -> bool:  # noqa: E741
+    def has_bias(self, l: int) -> bool:
         """Whether weight layer ``l`` (1-based) has a bias."""
         return self.output.bias if l == self.n_layers else self.layers[l - 1].bias
 
-    def weight_prior(self, l: int) -> Prior:  # noqa: E741
+    def weight_prior(self, l: int) -> Prior:
         """The prior on ``W{l}``."""
         own = self.output.weights if l == self.n_layers else self.layers[l - 1].weights
         return own or self.weights
 
-    def bias_prior(self, l: int) -> Prior:  # noqa: E741
+    def bias_prior(self, l: int) -> Prior:
         """The prior on ``b{l}``."""
         own = self.output.bias_prior if l == self.n_layers else self.layers[l - 1].bias_prior
         return own or self.bias
@@ -263,7 +271,9 @@ class Spec:
             family=d["family"],
             link=d.get("link", "") or "",
             layers=layers,
-            output=Output(bias=_bool(out.get("bias", True), "output.bias"), weights=ow, bias_prior=ob),
+            output=Output(
+                bias=_bool(out.get("bias", True), "output.bias"), weights=ow, bias_prior=ob
+            ),
             trials=trials,
             description=str(d.get("description", "")),
             **kw,
@@ -278,7 +288,9 @@ def _check_table(d: Any, where: str) -> None:
 def _check_keys(d: dict, valid: set[str], where: str) -> None:
     unknown = sorted(set(d) - valid)
     if unknown:
-        raise SpecError(f"{where}: unknown field {unknown[0]!r}; valid fields are {', '.join(sorted(valid))}")
+        raise SpecError(
+            f"{where}: unknown field {unknown[0]!r}; valid fields are {', '.join(sorted(valid))}"
+        )
 
 
 def _bool(v: Any, where: str) -> bool:

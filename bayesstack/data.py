@@ -1,0 +1,519 @@
+"""Datasets: loading from CSV / DataFrames, standardisation, validation of y against a family.
+
+Every problem with user data raises :class:`bayesstack.errors.DataError` with a one-line message
+that names the field or column, quotes the bad value and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayesstack.errors import DataError
+
+__all__ = [
+    "FAMILIES",
+    "Dataset",
+    "from_csv",
+    "from_frame",
+    "validate",
+    "validate_trials",
+]
+
+#: Families whose support of ``y`` this module checks.
+FAMILIES: tuple[str, ...] = (
+    "gaussian",
+    "student_t",
+    "bernoulli",
+    "binomial",
+    "poisson",
+    "negative_binomial",
+)
+
+# Relative tolerance below which a column's standard deviation counts as zero.
+_CONST_RTOL = 1e-12
+
+
+def _one_line(text: object) -> str:
+    """Collapse whitespace (including newlines) so a message fits on one line."""
+    return " ".join(str(text).split())
+
+
+def _fmt(value: object) -> str:
+    """Quote a value for an error message: repr of a plain Python scalar."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A design matrix and a response, ready for a model.
+
+    Parameters
+    ----------
+    X : np.ndarray
+        Features, shape ``(N, D)``, float64.
+    y : np.ndarray
+        Response, shape ``(N,)``, float64.
+    feature_names : tuple of str
+        One name per column of ``X``.
+    target : str
+        Name of the response.
+    name : str
+        Short name of the dataset.
+    trials : np.ndarray or None
+        Number of trials per row, shape ``(N,)``, int64 (binomial only).
+    standardization : dict or None
+        ``{"mean": [...], "sd": [...]}`` (one float per feature, ``sd`` with ``ddof=0``) mapping
+        raw features to ``X``: ``X = (X_raw - mean) / sd``. ``None`` when ``X`` is raw.
+    description : str
+        Free text: provenance, coding of ``y``, preprocessing.
+
+    Notes
+    -----
+    Arrays are compared by identity (``eq=False``); compare fields with numpy instead.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    feature_names: tuple[str, ...]
+    target: str
+    name: str
+    trials: np.ndarray | None = None
+    standardization: dict | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        n, d = self.X.shape if self.X.ndim == 2 else (-1, -1)
+        if self.X.ndim != 2:
+            raise DataError(f"Dataset.X must be 2-D (N, D), got shape {self.X.shape}; reshape it")
+        if self.y.shape != (n,):
+            raise DataError(
+                f"Dataset.y has shape {self.y.shape} but X has {n} rows; pass one y per row of X"
+            )
+        if len(self.feature_names) != d:
+            raise DataError(
+                f"Dataset.feature_names has {len(self.feature_names)} names but X has {d} "
+                "columns; give one name per column"
+            )
+        if self.trials is not None and np.shape(self.trials) != (n,):
+            raise DataError(
+                f"Dataset.trials has shape {np.shape(self.trials)} but X has {n} rows; "
+                "give one trial count per row"
+            )
+
+    @property
+    def n(self) -> int:
+        """Number of rows (observations)."""
+        return int(self.X.shape[0])
+
+    @property
+    def d(self) -> int:
+        """Number of features."""
+        return int(self.X.shape[1])
+
+    def standardize(self) -> Dataset:
+        """Return a copy with z-scored features (mean 0, sd 1 with ``ddof=0``).
+
+        Standardising an already standardised dataset composes the two maps, so
+        :meth:`transform` always maps raw features to the new ``X``.
+
+        Returns
+        -------
+        Dataset
+            A new dataset; ``standardization`` holds the raw-scale means and sds.
+
+        Raises
+        ------
+        DataError
+            If a feature is constant (its sd is zero), which z-scoring cannot handle.
+        """
+        mean = self.X.mean(axis=0)
+        sd = self.X.std(axis=0)
+        for j in range(self.d):
+            if not sd[j] > _CONST_RTOL * max(1.0, abs(mean[j])):
+                raise DataError(
+                    f"feature {self.feature_names[j]!r} (column {j}) is constant "
+                    f"(value {_fmt(float(mean[j]))}); drop it before standardising"
+                )
+        X = (self.X - mean) / sd
+        if self.standardization is not None:
+            # x_raw -> (x_raw - m1) / s1 -> ((x_raw - m1) / s1 - m2) / s2
+            m1 = np.asarray(self.standardization["mean"], dtype=np.float64)
+            s1 = np.asarray(self.standardization["sd"], dtype=np.float64)
+            mean, sd = m1 + s1 * mean, s1 * sd
+        std = {"mean": [float(v) for v in mean], "sd": [float(v) for v in sd]}
+        return dataclasses.replace(self, X=X, standardization=std)
+
+    def transform(self, Xnew: Any) -> np.ndarray:
+        """Apply this dataset's standardisation to new raw features.
+
+        Parameters
+        ----------
+        Xnew : array-like or pandas.DataFrame
+            Raw features, shape ``(M, D)``. A DataFrame is matched by column name; a 1-D array is
+            accepted only when ``D == 1``.
+
+        Returns
+        -------
+        np.ndarray
+            ``(M, D)`` float64 array on the scale of ``self.X`` (a copy of ``Xnew`` when the
+            dataset is not standardised).
+        """
+        if isinstance(Xnew, pd.DataFrame):
+            missing = [c for c in self.feature_names if c not in Xnew.columns]
+            if missing:
+                raise DataError(
+                    f"Xnew lacks feature column(s) {missing}; it must have columns "
+                    f"{list(self.feature_names)}"
+                )
+            Xnew = Xnew.loc[:, list(self.feature_names)]
+        X = _as_float_matrix(Xnew, "Xnew", list(self.feature_names), one_d="column")
+        if X.shape[1] != self.d:
+            raise DataError(
+                f"Xnew has {X.shape[1]} columns but the dataset has {self.d} features "
+                f"{list(self.feature_names)}; pass the same columns"
+            )
+        _check_finite_matrix(X, "Xnew", list(self.feature_names))
+        if self.standardization is None:
+            return X
+        mean = np.asarray(self.standardization["mean"], dtype=np.float64)
+        sd = np.asarray(self.standardization["sd"], dtype=np.float64)
+        return (X - mean) / sd
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _column_names(X: Any) -> list[str] | None:
+    if isinstance(X, pd.DataFrame):
+        return [str(c) for c in X.columns]
+    return None
+
+
+def _to_numpy(obj: Any, field: str) -> np.ndarray:
+    """Convert array-likes (including pandas nullable dtypes) to float64."""
+    try:
+        if isinstance(obj, (pd.DataFrame, pd.Series)):
+            arr = obj.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            raw = np.asarray(obj)
+            if np.iscomplexobj(raw):
+                raise DataError(f"{field} is complex; pass real numbers")
+            arr = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(
+            f"{field} is not numeric ({_one_line(exc)}); encode text/categorical columns as "
+            "numbers first (e.g. pandas.get_dummies)"
+        ) from None
+    return arr
+
+
+def _as_float_matrix(X: Any, field: str, names: list[str] | None, *, one_d: str) -> np.ndarray:
+    arr = _to_numpy(X, field)
+    if arr.ndim == 1:
+        if one_d == "column" and names is not None and len(names) != 1:
+            raise DataError(
+                f"{field} is 1-D with {arr.shape[0]} values but {len(names)} features are "
+                "expected; pass a 2-D array of shape (rows, features)"
+            )
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise DataError(f"{field} must be 2-D (rows, features), got shape {arr.shape}; reshape it")
+    return arr
+
+
+def _col_label(names: list[str] | None, j: int) -> str:
+    return f"column {names[j]!r} (index {j})" if names else f"column {j}"
+
+
+def _check_finite_matrix(X: np.ndarray, field: str, names: list[str] | None) -> None:
+    bad = ~np.isfinite(X)
+    if bad.any():
+        j = int(np.flatnonzero(bad.any(axis=0))[0])
+        i = int(np.flatnonzero(bad[:, j])[0])
+        raise DataError(
+            f"{field} {_col_label(names, j)} has {_fmt(float(X[i, j]))} at row {i} "
+            "(0-based); drop or impute missing/infinite values"
+        )
+
+
+def _first_bad(mask: np.ndarray) -> int | None:
+    idx = np.flatnonzero(mask)
+    return int(idx[0]) if idx.size else None
+
+
+def validate_trials(trials: Any, n: int) -> np.ndarray:
+    """Check binomial trial counts and broadcast them to one per row.
+
+    Parameters
+    ----------
+    trials : int or array-like
+        A positive integer, or one positive integer per row.
+    n : int
+        Number of rows.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n,)`` int64 array.
+    """
+    arr = _to_numpy(trials, "trials")
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise DataError(
+            f"trials has shape {arr.shape} but there are {n} rows; pass one positive integer "
+            "or one per row"
+        )
+    bad = _first_bad(~np.isfinite(arr) | (arr < 1) | (arr != np.round(arr)))
+    if bad is not None:
+        raise DataError(
+            f"trials must be positive integers, got {_fmt(float(arr[bad]))} at row {bad}; "
+            "give the number of trials (>= 1) for every row"
+        )
+    return arr.astype(np.int64)
+
+
+def _check_support(y: np.ndarray, family: str, ylabel: str, trials: np.ndarray | None) -> None:
+    integer = y == np.round(y)
+    if family == "bernoulli":
+        bad = _first_bad((y != 0) & (y != 1))
+        need = "0 or 1 (encode the two classes as 0/1)"
+    elif family in ("poisson", "negative_binomial"):
+        bad = _first_bad((y < 0) | ~integer)
+        need = "a non-negative integer count"
+    elif family == "binomial":
+        assert trials is not None
+        bad = _first_bad((y < 0) | ~integer)
+        need = "an integer number of successes >= 0"
+        if bad is None:
+            over = _first_bad(y > trials)
+            if over is not None:
+                raise DataError(
+                    f"{ylabel} = {_fmt(float(y[over]))} at row {over} exceeds its trials "
+                    f"({int(trials[over])}) for family 'binomial'; y counts successes out of "
+                    "trials, so check the trials column"
+                )
+    else:  # gaussian, student_t: any real number
+        return
+    if bad is not None:
+        raise DataError(
+            f"{ylabel} = {_fmt(float(y[bad]))} at row {bad} is not valid for family "
+            f"{family!r}: each value must be {need}"
+        )
+
+
+def validate(X: Any, y: Any, family: str, *, trials: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Check features and response and return them as float64 arrays.
+
+    Parameters
+    ----------
+    X : array-like or pandas.DataFrame
+        Features, ``(N, D)``; a 1-D array becomes one column. DataFrame column names are used in
+        error messages.
+    y : array-like or pandas.Series
+        Response, ``(N,)`` (an ``(N, 1)`` column is flattened).
+    family : str
+        One of :data:`FAMILIES`; fixes the support ``y`` must lie in.
+    trials : int or array-like, optional
+        Binomial trial counts (required for, and only allowed with, ``family="binomial"``).
+
+    Returns
+    -------
+    X, y : np.ndarray
+        ``(N, D)`` and ``(N,)`` float64 arrays.
+
+    Raises
+    ------
+    DataError
+        On an unknown family, wrong shapes, NaN/inf, or ``y`` outside the family's support.
+    """
+    if family not in FAMILIES:
+        raise DataError(f"family {family!r} is unknown; use one of {', '.join(FAMILIES)}")
+    names = _column_names(X)
+    Xa = _as_float_matrix(X, "X", names, one_d="column")
+    if Xa.shape[0] == 0:
+        raise DataError("X has no rows; pass at least one observation")
+    if Xa.shape[1] == 0:
+        raise DataError("X has no feature columns; pass at least one feature")
+    ylabel = f"y ({y.name!r})" if isinstance(y, pd.Series) and y.name is not None else "y"
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] != 1:
+            raise DataError(f"y is a DataFrame with {y.shape[1]} columns; pass a single column")
+        ylabel = f"y ({str(y.columns[0])!r})"
+    ya = _to_numpy(y, "y")
+    if ya.ndim == 2 and ya.shape[1] == 1:
+        ya = ya[:, 0]
+    if ya.ndim != 1:
+        raise DataError(f"y must be 1-D (one value per row), got shape {ya.shape}; flatten it")
+    if ya.shape[0] != Xa.shape[0]:
+        raise DataError(
+            f"X has {Xa.shape[0]} rows but y has {ya.shape[0]} values; pass one y per row of X"
+        )
+    _check_finite_matrix(Xa, "X", names)
+    bad = _first_bad(~np.isfinite(ya))
+    if bad is not None:
+        raise DataError(
+            f"{ylabel} has {_fmt(float(ya[bad]))} at row {bad} (0-based); drop or impute "
+            "missing/infinite values"
+        )
+    tr = None
+    if family == "binomial":
+        if trials is None:
+            raise DataError(
+                "family 'binomial' needs trials; pass trials= (an int or one count per row)"
+            )
+        tr = validate_trials(trials, ya.shape[0])
+    elif trials is not None:
+        raise DataError(
+            f"trials is only used by family 'binomial', not {family!r}; drop trials or use "
+            "family='binomial'"
+        )
+    _check_support(ya, family, ylabel, tr)
+    return Xa, ya
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+def from_frame(
+    df: pd.DataFrame,
+    target: str,
+    *,
+    features: Sequence[str] | None = None,
+    trials: str | int | None = None,
+    standardize: bool = False,
+    name: str = "data",
+    family: str | None = None,
+    description: str = "",
+) -> Dataset:
+    """Build a :class:`Dataset` from a DataFrame.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per observation.
+    target : str
+        Name of the response column.
+    features : sequence of str, optional
+        Feature columns; default: every column except ``target`` and a ``trials`` column.
+    trials : str or int, optional
+        Binomial trials: a column name or one positive integer for every row.
+    standardize : bool
+        Z-score the features (see :meth:`Dataset.standardize`).
+    name : str
+        Name of the dataset.
+    family : str, optional
+        Check ``y`` against this family's support. Default: ``"binomial"`` when ``trials`` is
+        given, otherwise only finiteness is checked.
+    description : str
+        Free text stored on the dataset.
+
+    Returns
+    -------
+    Dataset
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}; load it first")
+    columns = [str(c) for c in df.columns]
+    dupes = sorted({c for c in columns if columns.count(c) > 1})
+    if dupes:
+        raise DataError(f"column name(s) {dupes} appear more than once; rename them")
+    df = df.set_axis(columns, axis=1)
+    if target not in columns:
+        raise DataError(
+            f"target column {target!r} not found; available columns: {', '.join(columns)}"
+        )
+    trials_col = trials if isinstance(trials, str) else None
+    if trials_col is not None and trials_col not in columns:
+        raise DataError(
+            f"trials column {trials_col!r} not found; available columns: {', '.join(columns)}"
+        )
+    if features is None:
+        features = [c for c in columns if c not in (target, trials_col)]
+    else:
+        features = [str(f) for f in features]
+        missing = [f for f in features if f not in columns]
+        if missing:
+            raise DataError(
+                f"feature column(s) {missing} not found; available columns: {', '.join(columns)}"
+            )
+        if target in features:
+            raise DataError(f"target {target!r} is also listed in features; remove it there")
+        if len(set(features)) != len(features):
+            raise DataError(f"features {features} contain duplicates; list each column once")
+    if not features:
+        raise DataError(
+            f"no feature columns besides target {target!r}; add feature columns to the data"
+        )
+    non_numeric = [f for f in features if not pd.api.types.is_numeric_dtype(df[f])]
+    if non_numeric:
+        raise DataError(
+            f"feature column(s) {non_numeric} are not numeric; encode them as numbers first "
+            "(e.g. pandas.get_dummies) or drop them via features="
+        )
+    if not pd.api.types.is_numeric_dtype(df[target]):
+        raise DataError(
+            f"target column {target!r} is not numeric (dtype {df[target].dtype}); encode it as "
+            "numbers (e.g. 0/1 for two classes)"
+        )
+    tr_values: Any = df[trials_col] if trials_col is not None else trials
+    fam = family if family is not None else ("binomial" if trials is not None else "gaussian")
+    X, y = validate(df[features], df[target], fam, trials=tr_values)
+    tr = validate_trials(tr_values, len(y)) if tr_values is not None else None
+    ds = Dataset(
+        X=X,
+        y=y,
+        feature_names=tuple(features),
+        target=target,
+        name=name,
+        trials=tr,
+        description=description,
+    )
+    return ds.standardize() if standardize else ds
+
+
+def from_csv(path: str | Path, target: str, **kw: Any) -> Dataset:
+    """Read a CSV file (with a header row) into a :class:`Dataset`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file.
+    target : str
+        Name of the response column.
+    **kw
+        Passed to :func:`from_frame`; ``name`` defaults to the file's stem.
+
+    Returns
+    -------
+    Dataset
+    """
+    p = Path(path)
+    if not p.is_file():
+        what = "is a directory, not a file" if p.is_dir() else "not found"
+        raise DataError(f"data file '{p}' {what}; check the path")
+    try:
+        df = pd.read_csv(p)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"data file '{p}' is empty; it needs a header row and data") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(
+            f"data file '{p}' is not valid CSV ({_one_line(exc)}); fix the file"
+        ) from None
+    except OSError as exc:
+        raise DataError(f"cannot read data file '{p}' ({_one_line(exc)}); check it") from None
+    if df.shape[0] == 0:
+        raise DataError(f"data file '{p}' has a header but no rows; add data rows")
+    kw.setdefault("name", p.stem)
+    return from_frame(df, target, **kw)
