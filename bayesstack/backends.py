@@ -6,6 +6,7 @@ Every backend takes a built PyMC model and returns a DataTree with ``posterior``
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import time
 from collections import OrderedDict
@@ -34,19 +35,46 @@ def require(sampler: str) -> None:
         )
 
 
-def chain_initial_points(model: pm.Model, seed: int, chains: int) -> list[dict]:
-    """Per-chain starting points drawn from the prior (constrained values, keyed by RV name).
+INIT_RADIUS = 2.0  # "uniform" starts: U(-2, 2) on the unconstrained scale, as Stan does
 
-    Chain ``c`` uses the ``c``-th child of ``SeedSequence(seed)``, so the starts are dispersed,
-    reproducible and independent of how chains are grouped.
+
+def uniform_start(n_dim: int):
+    """A seeded function drawing a flat unconstrained start from U(-2, 2)^n_dim."""
+
+    def start(seed) -> np.ndarray:
+        return np.random.default_rng(seed).uniform(-INIT_RADIUS, INIT_RADIUS, n_dim)
+
+    return start
+
+
+def chain_initial_points(model: pm.Model, seed: int, chains: int, init: str) -> list[dict] | None:
+    """Per-chain starting points (constrained values keyed by RV name) for ``pm.sample``.
+
+    Chain ``c`` uses the ``c``-th child of ``SeedSequence(seed)``: the starts are dispersed,
+    reproducible and independent of how chains are grouped. ``init="jitter"`` returns None
+    (PyMC's own jittered start).
     """
     from pymc.initial_point import make_initial_point_fn
 
-    fn = make_initial_point_fn(
-        model=model, default_strategy="prior", jitter_rvs=set(), return_transformed=False
-    )
-    seeds = np.random.SeedSequence(seed).spawn(chains)
-    return [fn(int(s.generate_state(1)[0])) for s in seeds]
+    if init == "jitter":
+        return None
+    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(chains)]
+    if init == "prior":
+        fn = make_initial_point_fn(
+            model=model, default_strategy="prior", jitter_rvs=set(), return_transformed=False
+        )
+        return [fn(s) for s in seeds]
+    points = []
+    for s in seeds:
+        rng = np.random.default_rng(s)
+        point = {}
+        for rv in model.free_RVs:
+            value = model.rvs_to_values[rv]
+            u = rng.uniform(-INIT_RADIUS, INIT_RADIUS, model.initial_point()[value.name].shape)
+            tr = model.rvs_to_transforms.get(rv)
+            point[rv.name] = u if tr is None else tr.backward(u, *rv.owner.inputs).eval()
+        points.append(point)
+    return points
 
 
 # Compiled nutpie models, keyed by architecture and data layout: repeated fits of the same
@@ -72,6 +100,8 @@ def _nutpie_compiled(model: pm.Model, spec: Spec, init: str, backend: str = "num
         if init == "jitter":
             kw = {}
         cm = nutpie.compile_pymc_model(model, backend=backend, **kw)
+        if init == "uniform":
+            cm = dataclasses.replace(cm, initial_point_func=uniform_start(cm.n_dim))
         _NUTPIE_CACHE[key] = cm
         if len(_NUTPIE_CACHE) > _NUTPIE_CACHE_SIZE:
             _NUTPIE_CACHE.popitem(last=False)
@@ -104,7 +134,7 @@ def sample_nutpie(model: pm.Model, spec: Spec, s, progressbar: bool):
 
 def sample_pm(model: pm.Model, s, progressbar: bool):
     """Sample through ``pm.sample`` (PyMC's NUTS, numpyro, blackjax) with per-chain starts."""
-    initvals = chain_initial_points(model, s.seed, s.chains) if s.init == "prior" else None
+    initvals = chain_initial_points(model, s.seed, s.chains, s.init)
     kw: dict = {}
     if s.sampler == "pymc":
         kw = {"init": "adapt_diag" if initvals else "jitter+adapt_diag", "cores": s.n_cores}

@@ -38,6 +38,8 @@ def _weight_rv(name: str, prior: Prior, fan_in: int, dims: tuple[str, ...]):
 
 
 def _positive_rv(name: str, prior: Prior):
+    if prior.dist == "fixed":
+        return pt.constant(prior["value"])
     if prior.dist == "halfnormal":
         return pm.HalfNormal(name, prior["sigma"])
     if prior.dist == "exponential":

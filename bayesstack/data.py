@@ -302,7 +302,7 @@ def _check_support(y: np.ndarray, family: str, ylabel: str, trials: np.ndarray |
                 raise DataError(
                     f"{ylabel} = {_fmt(float(y[over]))} at row {over} exceeds its trials "
                     f"({int(trials[over])}) for family 'binomial'; y counts successes out of "
-                    "trials, so check the trials column"
+                    "trials, so check y and trials"
                 )
     else:  # gaussian, student_t: any real number
         return

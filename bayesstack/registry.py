@@ -127,6 +127,7 @@ PRIORS: dict[str, PriorKind] = {
         PriorKind("exponential", ("lam",), (1.0,), positive=True),
         PriorKind("gamma", ("alpha", "beta"), (2.0, 0.1), positive=True),
         PriorKind("halfstudent_t", ("nu", "sigma"), (3.0, 1.0), positive=True),
+        PriorKind("fixed", ("value",), (1.0,), positive=True),  # a known constant, no prior
     )
 }
 

@@ -19,7 +19,7 @@ from bayesstack.spec import Spec
 log = logging.getLogger(__name__)
 
 Sampler = Literal["nutpie", "pymc", "numpyro", "blackjax"]
-INITS = ("prior", "jitter")
+INITS = ("uniform", "prior", "jitter")
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class FitSettings:
     chains: int = 4
     seed: int = 0
     sampler: str = "nutpie"
-    init: str = "prior"
+    init: str = "uniform"
     target_accept: float = 0.8
     cores: int | None = None
 
@@ -71,7 +71,7 @@ def fit(
     chains: int = 4,
     seed: int = 0,
     sampler: Sampler = "nutpie",
-    init: Literal["prior", "jitter"] = "prior",
+    init: Literal["uniform", "prior", "jitter"] = "uniform",
     target_accept: float = 0.8,
     cores: int | None = None,
     trials=None,
@@ -96,8 +96,10 @@ def fit(
         Run seed; chain starts and sampler streams derive from it.
     sampler : {"nutpie", "pymc", "numpyro", "blackjax"}
         NUTS implementation; the JAX ones need the ``jax`` extra.
-    init : {"prior", "jitter"}
-        ``"prior"``: every chain starts at its own draw from the prior (dispersed);
+    init : {"uniform", "prior", "jitter"}
+        ``"uniform"``: every chain starts at its own U(-2, 2) draw on the unconstrained scale
+        (Stan's dispersed default); ``"prior"``: at its own draw from the prior (very
+        dispersed; unwise with wide priors);
         ``"jitter"``: PyMC's default jittered start.
     target_accept : float
         NUTS target acceptance rate.

@@ -1,0 +1,170 @@
+"""The ``bayesstack`` command line: parses arguments and calls the library, nothing more."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bayesstack.errors import BayesstackError
+
+app = typer.Typer(
+    help="Stacked GLMs as PyMC models: fit them, examine their posterior geometry, report.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+
+def _fmt(v: float, digits: int = 3) -> str:
+    return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
+
+
+def _load_data(
+    data: Path | None,
+    target: str | None,
+    dataset: str | None,
+    standardize: bool,
+    trials: str | None,
+):
+    from bayesstack.data import from_csv
+    from bayesstack.datasets import load_dataset
+
+    if (data is None) == (dataset is None):
+        raise BayesstackError(
+            "data: give either --data FILE.csv with --target COL, or --dataset NAME"
+        )
+    if dataset is not None:
+        return load_dataset(dataset, standardize=standardize)
+    if not target:
+        raise BayesstackError("--target: name the response column of --data")
+    tr = int(trials) if trials is not None and trials.isdigit() else trials
+    return from_csv(data, target, trials=tr, standardize=standardize)
+
+
+@app.command()
+def fit(
+    spec: Annotated[Path, typer.Argument(help="Model spec (TOML), e.g. models/stack1-tanh.toml")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output run file (.nc or .zarr)")],
+    data: Annotated[Path | None, typer.Option(help="CSV file with a header row")] = None,
+    target: Annotated[str | None, typer.Option(help="Response column of --data")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Built-in dataset (see `datasets`)")] = None,
+    trials: Annotated[
+        str | None, typer.Option(help="Binomial trials: a column or an integer")
+    ] = None,
+    standardize: Annotated[bool, typer.Option(help="Z-score the features")] = True,
+    chains: Annotated[int, typer.Option(help="Chains, each from its own prior draw")] = 4,
+    draws: Annotated[int, typer.Option(help="Kept draws per chain")] = 1000,
+    tune: Annotated[int, typer.Option(help="Tuning steps per chain")] = 1000,
+    seed: Annotated[int, typer.Option(help="Run seed")] = 0,
+    sampler: Annotated[str, typer.Option(help="nutpie | pymc | numpyro | blackjax")] = "nutpie",
+    init: Annotated[
+        str, typer.Option(help="uniform (U(-2,2), dispersed) | prior | jitter")
+    ] = "uniform",
+    target_accept: Annotated[float, typer.Option(help="NUTS target acceptance")] = 0.8,
+    cores: Annotated[int | None, typer.Option(help="Parallel chains (default: all cores)")] = None,
+) -> None:
+    """Fit a model spec by MCMC and save the run."""
+    import bayesstack as bs
+    from bayesstack.io import check_output_path
+
+    check_output_path(out_path, "--out")
+    model_spec = bs.load_spec(spec)
+    ds = _load_data(data, target, dataset, standardize, trials)
+    run = bs.fit(
+        model_spec,
+        ds,
+        chains=chains,
+        draws=draws,
+        tune=tune,
+        seed=seed,
+        sampler=sampler,
+        init=init,
+        target_accept=target_accept,
+        cores=cores,
+        progressbar=sys.stderr.isatty(),
+    )
+    bs.save(run, out_path)
+    div = int(run["sample_stats"]["diverging"].sum())
+    err.print(f"wrote {out_path} ({chains} chains x {draws} draws, {div} divergences)")
+
+
+@app.command()
+def summary(
+    run_path: Annotated[Path, typer.Argument(help="A run file written by `fit`")],
+    group: Annotated[str, typer.Option(help="posterior | canonical_posterior")] = "posterior",
+    rhat_max: Annotated[float, typer.Option(help="Flag R-hat above this")] = 1.01,
+) -> None:
+    """Print the ArviZ summary of a run, flagging divergences, R-hat and ESS."""
+    import bayesstack as bs
+    from bayesstack.summary import summarize
+
+    run = bs.load(run_path)
+    if group not in run.children:
+        raise BayesstackError(
+            f"--group: the run has no group {group!r}; it has {', '.join(run.children)}"
+        )
+    s = summarize(run, group=group, rhat_max=rhat_max)
+    spec = bs.spec_of(run)
+    table = Table(
+        title=f"{spec.name} on {run.attrs.get('dataset') or 'data'}: "
+        f"{s.chains} chains x {s.draws} draws"
+    )
+    cols = ["mean", "sd", "eti89_lb", "eti89_ub", "ess_bulk", "ess_tail", "r_hat"]
+    table.add_column("parameter")
+    for c in [*cols, "flag"]:
+        table.add_column(c, justify="right")
+    for name, row in s.table.iterrows():
+        style = "bold red" if row["flag"] else None
+        table.add_row(str(name), *(_fmt(float(row[c])) for c in cols), row["flag"], style=style)
+    out.print(table)
+    div_style = "bold red" if s.divergences else "green"
+    out.print(
+        f"[{div_style}]divergences: {s.divergences}[/]; flagged parameters: {s.n_flagged} "
+        f"(R-hat > {s.rhat_max}, or bulk/tail ESS < {s.ess_min:.0f})"
+    )
+
+
+@app.command()
+def datasets(
+    long: Annotated[
+        bool, typer.Option("--long", help="Full descriptions, sources, licences")
+    ] = False,
+) -> None:
+    """List the built-in datasets."""
+    from bayesstack.datasets import DEFAULT_DATASET, list_datasets
+
+    table = Table(title=f"built-in datasets (default: {DEFAULT_DATASET})")
+    cols = ["name", "kind", "family", "n", "d", "description"]
+    for c in cols + (["source", "licence"] if long else []):
+        table.add_column(c, no_wrap=c == "name")
+    for i in list_datasets():
+        desc = i.description if long else i.description.split(":")[0].split(". ")[0]
+        extra = [i.source, i.licence] if long else []
+        table.add_row(i.name, i.kind, i.family, str(i.n), str(i.d), desc, *extra)
+    out.print(table)
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 2."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except BayesstackError as e:
+        err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

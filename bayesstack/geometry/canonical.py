@@ -1,0 +1,373 @@
+"""Canonical representatives of posterior draws under the discrete posterior symmetry group.
+
+Every draw is mapped to one point of its orbit (hidden-unit permutations, sign flips of odd
+layers, and the rescaling of relu units to unit-norm incoming weights), so that draws from
+symmetric modes land on top of each other and ordinary diagnostics (R-hat, ESS) apply.
+
+Two methods:
+
+* ``"sort"``: per draw, layer by layer from the input: fix each unit's sign, normalise relu
+  units, sort the units by a key. Exact (commutes with the group) but brittle where keys cross.
+* ``"align"``: relabelling as for mixture label switching (Stephens 2000): starting from the
+  sorted draws, alternately match every draw's units to a reference (an assignment problem
+  per draw and layer, with the sign chosen per pair) and set the reference to the mean of the
+  aligned draws, until no label changes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import xarray as xr
+from scipy.optimize import linear_sum_assignment
+
+from bayesstack.errors import BayesstackError
+from bayesstack.geometry.symmetry import (
+    GroupElement,
+    apply,
+    apply_layer,
+    identity_element,
+    sample_shape,
+)
+from bayesstack.network import param_dims, weight_names
+from bayesstack.registry import ACTIVATIONS
+from bayesstack.spec import Spec
+
+Method = Literal["sort", "align"]
+METHODS = ("sort", "align")
+_SIGNED = ("odd", "linear")  # activations whose units have posterior sign flips
+
+
+@dataclass(frozen=True)
+class CanonicalResult:
+    """Canonicalised draws and the group elements that produced them.
+
+    Attributes
+    ----------
+    params : dict of str to array
+        Canonical weights (same shapes as the input); other input entries unchanged.
+    element : GroupElement
+        Per-draw element (leading dims = sample dims) with
+        ``apply(spec, input, element) == params``.
+    n_iter : int
+        Relabelling iterations (0 for ``"sort"``).
+    converged : bool
+        Whether the last iteration changed no label (always True for ``"sort"``).
+    method : str
+        ``"sort"`` or ``"align"``.
+    """
+
+    params: dict[str, np.ndarray]
+    element: GroupElement
+    n_iter: int
+    converged: bool
+    method: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Summary: method, iterations, and per hidden layer the share of relabelled draws."""
+        relabelled, flipped = [], []
+        for p, s in zip(self.element.perm, self.element.sign, strict=True):
+            moved = np.any(p != np.arange(p.shape[-1]), axis=-1) | np.any(s < 0, axis=-1)
+            relabelled.append(float(np.mean(moved)))
+            flipped.append(float(np.mean(s < 0)))
+        return {
+            "method": self.method,
+            "n_iter": self.n_iter,
+            "converged": self.converged,
+            "sample_shape": list(self.element.shape),
+            "fraction_relabelled": relabelled,
+            "fraction_sign_flipped": flipped,
+        }
+
+
+# --- helpers on flat (S, ...) arrays --------------------------------------------------------
+def _kind(spec: Spec, l: int) -> str:
+    return ACTIVATIONS[spec.layers[l - 1].activation].symmetry
+
+
+def _incoming(spec: Spec, p: Mapping[str, np.ndarray], l: int) -> np.ndarray:
+    """Incoming weights and bias per unit: ``(S, H, n_{l-1} [+1])``."""
+    w = np.swapaxes(p[f"W{l}"], -1, -2)
+    return np.concatenate([w, p[f"b{l}"][..., None]], axis=-1) if spec.has_bias(l) else w
+
+
+def _unit_vectors(spec: Spec, p: Mapping[str, np.ndarray], l: int) -> np.ndarray:
+    """Each unit's incoming weights, bias and outgoing weights: ``(S, H, F)``."""
+    out = p[f"W{l + 1}"]
+    out = out[..., None] if l + 1 == spec.n_layers else out
+    return np.concatenate([_incoming(spec, p, l), out], axis=-1)
+
+
+class _Running:
+    """The element applied so far, per hidden layer, updated in place on subsets of draws."""
+
+    def __init__(self, spec: Spec, n: int):
+        e = identity_element(spec, (n,))
+        self.perm, self.sign, self.scale = list(e.perm), list(e.sign), list(e.scale)
+
+    def then(self, l: int, perm, sign, scale=None, idx=None) -> None:
+        """Compose with layer ``l``'s step (applied after): ``old[perm] * step``."""
+        i, idx = l - 1, slice(None) if idx is None else idx
+        self.perm[i][idx] = _take(self.perm[i][idx], perm)
+        self.sign[i][idx] = _take(self.sign[i][idx], perm) * sign
+        if scale is not None:
+            self.scale[i][idx] = _take(self.scale[i][idx], perm) * scale
+
+    def element(self, lead: tuple[int, ...]) -> GroupElement:
+        def shaped(arrays):
+            return tuple(a.reshape(*lead, -1) for a in arrays)
+
+        m = (None,) * len(self.perm)
+        return GroupElement(shaped(self.perm), shaped(self.sign), shaped(self.scale), m)
+
+
+def _take(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    return np.take_along_axis(a, idx, axis=-1)
+
+
+# --- sort -----------------------------------------------------------------------------------
+def _sort_layer(spec: Spec, p: Mapping[str, np.ndarray], l: int, tol: float, rescale: bool):
+    """Permutation, signs and scales that put layer ``l`` of every draw in sorted form."""
+    kind, to_out = _kind(spec, l), l + 1 == spec.n_layers
+    inc = _incoming(spec, p, l)
+    scale = np.ones(inc.shape[:-1])
+    if kind == "scale" and rescale:  # unit-norm incoming weights
+        norm = np.linalg.norm(inc, axis=-1)
+        scale = np.where(norm > 0, 1.0 / np.where(norm > 0, norm, 1.0), 1.0)
+    sign = np.ones_like(scale)
+    if kind in _SIGNED:
+        big = np.argmax(np.abs(inc), axis=-1)[..., None]
+        s = np.sign(np.take_along_axis(inc, big, axis=-1)[..., 0])
+        if to_out:  # positive outgoing weight, unless it is ~0
+            w = p[f"W{l + 1}"]
+            amb = np.abs(w) <= tol * np.max(np.abs(w), axis=-1, keepdims=True)
+            s = np.where(amb, s, np.sign(w))
+        sign = np.where(s == 0, 1.0, s)
+    f = sign * scale
+    # outgoing weight next to the output; first incoming weight otherwise (it is invariant
+    # under the later layers' symmetries)
+    key = p[f"W{l + 1}"] / f if to_out else p[f"W{l}"][..., 0, :] * f
+    order = np.argsort(key, axis=-1, kind="stable")
+    return order, _take(sign, order), _take(scale, order)
+
+
+def _sort(spec: Spec, p: dict[str, np.ndarray], tol: float, rescale: bool):
+    run = _Running(spec, p["W1"].shape[0])
+    for l in range(1, spec.depth + 1):
+        perm, sign, scale = _sort_layer(spec, p, l, tol, rescale)
+        p = {**p, **apply_layer(spec, p, l, perm, sign, scale)}
+        run.then(l, perm, sign, scale)
+    return p, run
+
+
+# --- align ----------------------------------------------------------------------------------
+def _assign(U: np.ndarray, R: np.ndarray, signed: bool, tol: float):
+    """Match each draw's units ``U (S, H, F)`` to the reference's ``R (H, F)``.
+
+    Returns ``perm``, ``sign`` (S, H) and a mask of the draws that changed. A flip or a
+    relabelling must lower the squared distance by more than a fraction ``tol``, so that
+    near-ties (units with ~0 outgoing weight, a reference unit near 0) cannot flap.
+    """
+    n, h, f = U.shape
+    ar = np.arange(h)
+    G = (U.reshape(n * h, f) @ R.T).reshape(n, h, h)  # one GEMM, not n small ones
+    nu, nr = np.einsum("sif,sif->si", U, U), np.einsum("kf,kf->k", R, R)
+    if signed:  # the better of +-1 per pair; a flip costs a margin: it needs G < -thr
+        thr = np.multiply.outer(tol * np.sqrt(nu), np.sqrt(nr))
+        SG = np.maximum(G, np.subtract(-G, 2.0 * thr, out=thr))
+    else:
+        SG = G
+    C = np.add.outer(nu, nr)
+    C -= 2.0 * SG
+    np.maximum(C, 0.0, out=C)
+    current = np.einsum("sii->s", C)
+    margin = tol * current
+    rowmin = C.argmin(-1)
+    lower = np.take_along_axis(C, rowmin[..., None], -1)[..., 0].sum(-1)
+    todo = current - lower > margin
+    perm = np.broadcast_to(ar, (n, h)).copy()
+    sub = np.flatnonzero(todo)
+    if sub.size:
+        rm = rowmin[sub]
+        is_perm = np.all(np.sort(rm, axis=-1) == ar, axis=-1)
+        p_sub = np.argsort(rm, axis=-1)  # the row minima already form the optimal assignment
+        for k in np.flatnonzero(~is_perm):
+            rows, cols = linear_sum_assignment(C[sub[k]])
+            p_sub[k, cols] = rows
+        new = np.take_along_axis(C[sub], p_sub[:, None, :], axis=1)[:, 0, :].sum(-1)
+        keep = new < current[sub] - margin[sub]
+        perm[sub[keep]] = p_sub[keep]
+
+    def chosen(a):
+        return np.take_along_axis(a, perm[:, None, :], axis=1)[:, 0, :]
+
+    flipped = chosen(SG) != chosen(G)
+    sign = np.where(flipped, -1.0, 1.0)
+    changed = np.any(perm != ar, axis=-1) | np.any(flipped, axis=-1)
+    return perm, sign, changed
+
+
+def _mean(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: v.mean(axis=0, keepdims=True) for k, v in p.items()}
+
+
+def _align(spec: Spec, p: dict[str, np.ndarray], run: _Running, ref, max_iter: int, tol: float):
+    p = {k: np.array(v) for k, v in p.items()}  # owned, updated in place on moved draws
+    for it in range(1, max_iter + 1):
+        changed = False
+        for l in range(1, spec.depth + 1):
+            U, R = _unit_vectors(spec, p, l), _unit_vectors(spec, ref, l)[0]
+            perm, sign, moved = _assign(U, R, _kind(spec, l) in _SIGNED, tol)
+            idx = np.flatnonzero(moved)
+            if idx.size:
+                perm, sign = perm[idx], sign[idx]
+                for k, v in apply_layer(
+                    spec, {k: v[idx] for k, v in p.items()}, l, perm, sign
+                ).items():
+                    p[k][idx] = v
+                run.then(l, perm, sign, idx=idx)
+                changed = True
+        if not changed:
+            return p, it, True
+        ref = _mean(p)
+    return p, max_iter, False
+
+
+# --- public API -----------------------------------------------------------------------------
+def canonicalize(
+    spec: Spec,
+    params: Mapping[str, Any],
+    *,
+    method: Method = "align",
+    reference: Mapping[str, Any] | None = None,
+    logp: np.ndarray | None = None,
+    rescale: bool = True,
+    max_iter: int = 50,
+    tol: float = 1e-3,
+) -> CanonicalResult:
+    """Map every draw to a canonical representative of its orbit.
+
+    Parameters
+    ----------
+    spec : Spec
+        The architecture.
+    params : mapping
+        ``W{l}``/``b{l}`` arrays with leading sample dims, e.g. ``(chain, draw, ...)``; other
+        entries pass through unchanged.
+    method : {"sort", "align"}
+        ``"sort"``: per-draw sorted form; ``"align"``: sorted form, then iterative relabelling
+        against the mean of the aligned draws (Stephens 2000).
+    reference : mapping, optional
+        ``"align"`` only: weights without sample dims to align to in the first iteration.
+    logp : array, optional
+        ``"align"`` only, without ``reference``: log density per draw (sample dims); the
+        sorted draw with the highest one is the first reference. Default: the sorted mean.
+    rescale : bool
+        Normalise relu units to unit-norm incoming weights (a likelihood-only symmetry: the
+        likelihood is kept, the prior density is not). Off: the log density is kept exactly.
+    max_iter : int
+        Most relabelling iterations.
+    tol : float
+        Relative margin: an outgoing weight with ``|w| <= tol * max|w|`` of its layer has an
+        ambiguous sign (taken from the incoming weights), and a sign flip or relabelling is
+        accepted only if it lowers a draw's distance to the reference by more than ``tol``.
+
+    Returns
+    -------
+    CanonicalResult
+    """
+    if method not in METHODS:
+        raise BayesstackError(f"method: unknown method {method!r}; use one of {', '.join(METHODS)}")
+    names = weight_names(spec)
+    lead = sample_shape(spec, params)
+    n = math.prod(lead)
+    flat = {
+        k: np.asarray(params[k], dtype=float).reshape(n, *np.shape(params[k])[len(lead) :])
+        for k in names
+    }
+    p, run = _sort(spec, flat, tol, rescale)
+    n_iter, converged = 0, True
+    if method == "align" and spec.depth > 0:
+        if reference is not None:
+            ref = {k: np.asarray(reference[k], dtype=float)[None] for k in names}
+        elif logp is not None:
+            best = int(np.nanargmax(np.reshape(logp, -1)))
+            ref = {k: v[best : best + 1] for k, v in p.items()}
+        else:
+            ref = _mean(p)
+        p, n_iter, converged = _align(spec, p, run, ref, max_iter, tol)
+    element = run.element(lead)
+    flat_element = run.element((n,))
+    out = apply(spec, flat, flat_element, strict=False)  # one exact application of the total
+    result = dict(params)
+    result.update({k: out[k].reshape(*lead, *out[k].shape[1:]) for k in names})
+    return CanonicalResult(result, element, n_iter, converged, method)
+
+
+def add_canonical(
+    run: xr.DataTree,
+    *,
+    method: Method = "align",
+    rescale: bool = True,
+    max_iter: int = 50,
+    tol: float = 1e-3,
+) -> xr.DataTree:
+    """A copy of ``run`` with a ``canonical_posterior`` group.
+
+    Parameters
+    ----------
+    run : xarray.DataTree
+        A fitted run: a ``posterior`` group and the spec in ``attrs["bayesstack_spec"]``.
+        The sampler's log density (``sample_stats`` ``logp`` or ``lp``) picks the pivot draw.
+    method, rescale, max_iter, tol
+        As in :func:`canonicalize`.
+
+    Returns
+    -------
+    xarray.DataTree
+        ``canonical_posterior`` holds the canonical ``W*``/``b*`` (same dims and coords as
+        ``posterior``) and the untouched other variables (``sigma``, ``tau_*``, ...), so
+        ``arviz.rhat(out, group="canonical_posterior")`` works as usual. Its attrs add
+        ``canonical_method``, ``canonical_n_iter``, ``canonical_converged`` (0/1) and
+        ``canonical_rescale`` (0/1).
+    """
+    if "bayesstack_spec" not in run.attrs:
+        raise BayesstackError(
+            "run: no 'bayesstack_spec' attribute; it was not written by bayesstack.fit"
+        )
+    if "posterior" not in run.children:
+        raise BayesstackError("run: no 'posterior' group")
+    spec = Spec.from_json(run.attrs["bayesstack_spec"])
+    post = run["posterior"].to_dataset()
+    dims = param_dims(spec)
+    missing = [k for k in weight_names(spec) if k not in post]
+    if missing:
+        raise BayesstackError(f"run: posterior lacks the weights {', '.join(missing)}")
+    params = {k: post[k].transpose("chain", "draw", *dims[k]).values for k in weight_names(spec)}
+    logp = None
+    if "sample_stats" in run.children:
+        stats = run["sample_stats"]
+        key = next((k for k in ("logp", "lp") if k in stats), None)
+        if key is not None:
+            logp = stats[key].transpose("chain", "draw").values
+    res = canonicalize(
+        spec, params, method=method, logp=logp, rescale=rescale, max_iter=max_iter, tol=tol
+    )
+    ds = post.copy()
+    for k in weight_names(spec):
+        da = post[k].transpose("chain", "draw", *dims[k])
+        ds[k] = da.copy(data=res.params[k]).transpose(*post[k].dims)
+    ds.attrs = {
+        **post.attrs,
+        "canonical_method": method,
+        "canonical_n_iter": res.n_iter,
+        "canonical_converged": int(res.converged),
+        "canonical_rescale": int(rescale),
+    }
+    out = run.copy()
+    out["canonical_posterior"] = xr.DataTree(ds)
+    return out
