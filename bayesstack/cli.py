@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bayesstack.errors import BayesstackError
@@ -124,7 +125,9 @@ def summary(
         table.add_column(c, justify="right")
     for name, row in s.table.iterrows():
         style = "bold red" if row["flag"] else None
-        table.add_row(str(name), *(_fmt(float(row[c])) for c in cols), row["flag"], style=style)
+        table.add_row(
+            escape(str(name)), *(_fmt(float(row[c])) for c in cols), row["flag"], style=style
+        )
     out.print(table)
     div_style = "bold red" if s.divergences else "green"
     out.print(

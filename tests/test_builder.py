@@ -58,7 +58,10 @@ def ref_logp(spec_dict, params, X, y, trials=None):
     mu = INV_LINK[spec_dict["link"]](h)
     fam = spec_dict["family"]
     if fam == "gaussian":
-        lp += stats.halfnorm(0, 1).logpdf(params["sigma"]) + stats.norm(mu, params["sigma"]).logpdf(y).sum()
+        lp += (
+            stats.halfnorm(0, 1).logpdf(params["sigma"])
+            + stats.norm(mu, params["sigma"]).logpdf(y).sum()
+        )
     elif fam == "student_t":
         lp += stats.halfnorm(0, 1).logpdf(params["sigma"])
         lp += stats.gamma(2.0, scale=1 / 0.1).logpdf(params["nu"])
@@ -120,7 +123,9 @@ def _check(spec_dict, rng, n=25, d=3):
             shape = model.initial_point()[v.name].shape
             val = 0.5 * rng.normal(size=shape)
             point[v.name] = val
-            params[v.name.removesuffix("_log__")] = np.exp(val) if v.name.endswith("_log__") else val
+            params[v.name.removesuffix("_log__")] = (
+                np.exp(val) if v.name.endswith("_log__") else val
+            )
         spec_dict = {**spec_dict, "link": spec.link}
         ref = ref_logp(spec_dict, params, X, y, trials)
         assert np.isclose(logp(point), ref, rtol=1e-9, atol=1e-9), (spec_dict, logp(point), ref)

@@ -26,7 +26,9 @@ def test_layout_and_attrs(tanh_run):
     assert post["W1"].dims == ("chain", "draw", "feature", "hidden1")
     assert post["W2"].dims == ("chain", "draw", "hidden1")
     assert run.log_likelihood["y"].dims == ("chain", "draw", "obs")
-    assert bs.Spec.from_json(run.attrs["bayesstack_spec"]) == bs.load_spec("models/stack1-tanh.toml")
+    assert bs.Spec.from_json(run.attrs["bayesstack_spec"]) == bs.load_spec(
+        "models/stack1-tanh.toml"
+    )
     assert json.loads(run.attrs["feature_names"]) == list(post["feature"].values)
     assert run.attrs["bayesstack_version"] == bs.__version__
     assert run.attrs["dataset"] == "teacher-gaussian"
@@ -82,8 +84,16 @@ def test_model_of_rebuilds_the_model(tanh_run):
 def test_other_samplers_same_layout(sampler):
     pytest.importorskip(sampler)
     spec = bs.load_spec("models/glm-gaussian.toml")
-    run = bs.fit(spec, load_dataset("teacher-gaussian"), chains=2, draws=100, tune=100, seed=1,
-                 sampler=sampler, cores=1)
+    run = bs.fit(
+        spec,
+        load_dataset("teacher-gaussian"),
+        chains=2,
+        draws=100,
+        tune=100,
+        seed=1,
+        sampler=sampler,
+        cores=1,
+    )
     assert GROUPS <= set(run.children)
     assert run.posterior["W1"].shape == (2, 100, 2)
 

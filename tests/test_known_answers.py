@@ -12,7 +12,12 @@ from bayesstack.spec import Spec
 
 def _draws(run, names):
     post = run.posterior
-    cols = [post[n].values.reshape(-1, *post[n].shape[2:]).reshape(post.sizes["chain"] * post.sizes["draw"], -1) for n in names]
+    cols = [
+        post[n]
+        .values.reshape(-1, *post[n].shape[2:])
+        .reshape(post.sizes["chain"] * post.sizes["draw"], -1)
+        for n in names
+    ]
     return np.concatenate(cols, axis=1)
 
 
@@ -22,20 +27,31 @@ def test_gaussian_glm_matches_conjugate_posterior():
     n, d, noise, tau_w, tau_b = 60, 3, 0.5, 1.0, 2.0
     X = rng.normal(size=(n, d))
     y = X @ np.array([0.8, -0.5, 0.3]) + 0.4 + noise * rng.normal(size=n)
-    spec = Spec.from_dict({
-        "name": "conj", "family": "gaussian",
-        "priors": {"weights": {"dist": "normal", "sigma": tau_w},
-                   "bias": {"dist": "normal", "sigma": tau_b},
-                   "noise": {"dist": "fixed", "value": noise}},
-    })
+    spec = Spec.from_dict(
+        {
+            "name": "conj",
+            "family": "gaussian",
+            "priors": {
+                "weights": {"dist": "normal", "sigma": tau_w},
+                "bias": {"dist": "normal", "sigma": tau_b},
+                "noise": {"dist": "fixed", "value": noise},
+            },
+        }
+    )
     run = bs.fit(spec, X, y, chains=4, draws=1500, tune=500, seed=3)
     Xa = np.column_stack([X, np.ones(n)])
     prec = Xa.T @ Xa / noise**2 + np.diag([1 / tau_w**2] * d + [1 / tau_b**2])
     S = np.linalg.inv(prec)
     m = S @ Xa.T @ y / noise**2
     draws = _draws(run, ["W1", "b1"])
-    mcse = np.array([float(az.mcse(run.posterior[v].values[..., i] if v == "W1" else run.posterior[v].values))
-                     for v, i in [("W1", 0), ("W1", 1), ("W1", 2), ("b1", None)]])
+    mcse = np.array(
+        [
+            float(
+                az.mcse(run.posterior[v].values[..., i] if v == "W1" else run.posterior[v].values)
+            )
+            for v, i in [("W1", 0), ("W1", 1), ("W1", 2), ("b1", None)]
+        ]
+    )
     np.testing.assert_array_less(np.abs(draws.mean(0) - m), 4 * mcse)
     # sample covariance: relative error of a variance ~ sqrt(2/ESS); ESS here > 2000
     C = np.cov(draws.T)
@@ -60,15 +76,23 @@ def _compare_to_mle(run, mle, se_mle):
 
 @pytest.mark.parametrize(
     "dataset,family,sm_family",
-    [("anes96", "bernoulli", sm.families.Binomial()), ("randhie", "poisson", sm.families.Poisson())],
+    [
+        ("anes96", "bernoulli", sm.families.Binomial()),
+        ("randhie", "poisson", sm.families.Poisson()),
+    ],
 )
 def test_wide_prior_glm_matches_statsmodels_mle(dataset, family, sm_family):
     ds = load_dataset(dataset)
-    spec = Spec.from_dict({
-        "name": f"glm-{family}", "family": family,
-        "priors": {"weights": {"dist": "normal", "sigma": 100.0},
-                   "bias": {"dist": "normal", "sigma": 100.0}},
-    })
+    spec = Spec.from_dict(
+        {
+            "name": f"glm-{family}",
+            "family": family,
+            "priors": {
+                "weights": {"dist": "normal", "sigma": 100.0},
+                "bias": {"dist": "normal", "sigma": 100.0},
+            },
+        }
+    )
     run = bs.fit(spec, ds, chains=4, draws=1000, tune=1000, seed=5)
     res = sm.GLM(ds.y, np.column_stack([ds.X, np.ones(ds.n)]), family=sm_family).fit()
     _compare_to_mle(run, res.params, res.bse)

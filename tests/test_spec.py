@@ -37,8 +37,12 @@ def test_per_layer_priors_and_bias_switch():
         {
             **BASE,
             "layers": [
-                {"units": 2, "activation": "relu", "bias": False,
-                 "priors": {"weights": {"dist": "laplace", "b": 0.3}}},
+                {
+                    "units": 2,
+                    "activation": "relu",
+                    "bias": False,
+                    "priors": {"weights": {"dist": "laplace", "b": 0.3}},
+                },
             ],
             "output": {"priors": {"bias": {"dist": "student_t", "nu": 5, "sigma": 2}}},
             "priors": {"weights": {"dist": "normal_fanin", "sigma": 2.0}},

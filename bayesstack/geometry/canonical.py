@@ -28,7 +28,6 @@ from scipy.optimize import linear_sum_assignment
 from bayesstack.errors import BayesstackError
 from bayesstack.geometry.symmetry import (
     GroupElement,
-    apply,
     apply_layer,
     identity_element,
     sample_shape,
@@ -95,8 +94,12 @@ def _incoming(spec: Spec, p: Mapping[str, np.ndarray], l: int) -> np.ndarray:
     return np.concatenate([w, p[f"b{l}"][..., None]], axis=-1) if spec.has_bias(l) else w
 
 
-def _unit_vectors(spec: Spec, p: Mapping[str, np.ndarray], l: int) -> np.ndarray:
-    """Each unit's incoming weights, bias and outgoing weights: ``(S, H, F)``."""
+def _unit_vectors(
+    spec: Spec, p: Mapping[str, np.ndarray], l: int, outgoing: bool = True
+) -> np.ndarray:
+    """Each unit's incoming weights, bias and (optionally) outgoing weights: ``(S, H, F)``."""
+    if not outgoing:
+        return _incoming(spec, p, l)
     out = p[f"W{l + 1}"]
     out = out[..., None] if l + 1 == spec.n_layers else out
     return np.concatenate([_incoming(spec, p, l), out], axis=-1)
@@ -220,7 +223,9 @@ def _align(spec: Spec, p: dict[str, np.ndarray], run: _Running, ref, max_iter: i
     for it in range(1, max_iter + 1):
         changed = False
         for l in range(1, spec.depth + 1):
-            U, R = _unit_vectors(spec, p, l), _unit_vectors(spec, ref, l)[0]
+            # first pass: the next hidden layer is not aligned yet, so its rows say nothing
+            out = it > 1 or l == spec.depth
+            U, R = _unit_vectors(spec, p, l, out), _unit_vectors(spec, ref, l, out)[0]
             perm, sign, moved = _assign(U, R, _kind(spec, l) in _SIGNED, tol)
             idx = np.flatnonzero(moved)
             if idx.size:
@@ -265,7 +270,8 @@ def canonicalize(
         ``"align"`` only: weights without sample dims to align to in the first iteration.
     logp : array, optional
         ``"align"`` only, without ``reference``: log density per draw (sample dims); the
-        sorted draw with the highest one is the first reference. Default: the sorted mean.
+        sorted draw with the highest one is the first reference. Default: the sorted draw
+        nearest to the mean of the sorted draws.
     rescale : bool
         Normalise relu units to unit-norm incoming weights (a likelihood-only symmetry: the
         likelihood is kept, the prior density is not). Off: the log density is kept exactly.
@@ -297,14 +303,17 @@ def canonicalize(
         elif logp is not None:
             best = int(np.nanargmax(np.reshape(logp, -1)))
             ref = {k: v[best : best + 1] for k, v in p.items()}
-        else:
-            ref = _mean(p)
+        else:  # a real draw, not a blur of misaligned ones: the one nearest the sorted mean
+            m = _mean(p)
+            d2 = sum(np.square(v - m[k]).reshape(n, -1).sum(-1) for k, v in p.items())
+            best = int(np.argmin(d2))
+            ref = {k: v[best : best + 1] for k, v in p.items()}
         p, n_iter, converged = _align(spec, p, run, ref, max_iter, tol)
-    element = run.element(lead)
-    flat_element = run.element((n,))
-    out = apply(spec, flat, flat_element, strict=False)  # one exact application of the total
+    # p equals apply(spec, params, element): permutations and flips are exact and each
+    # weight was scaled at most once
     result = dict(params)
-    result.update({k: out[k].reshape(*lead, *out[k].shape[1:]) for k in names})
+    result.update({k: np.array(p[k]).reshape(*lead, *p[k].shape[1:]) for k in names})
+    element = run.element(lead)
     return CanonicalResult(result, element, n_iter, converged, method)
 
 

@@ -1,0 +1,404 @@
+"""Collect the numbers of a comparison report: ELPD-LOO, convergence, geometry, provenance.
+
+Every number in the report comes from here, computed from the runs: ``az.loo``/``az.compare``
+for predictive accuracy, ArviZ diagnostics for convergence, :func:`bayesstack.geometry.analyze`
+for modes, symmetry and curvature. Nothing is random except the geometry's multi-start MAP,
+which is seeded, so the same runs give the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesstack.errors import BayesstackError
+from bayesstack.network import forward, n_weights, weight_names
+from bayesstack.report.features import feature_map_of
+from bayesstack.sampling import model_of, spec_of
+
+#: Packages whose versions the report lists.
+PACKAGES = (
+    "bayesstack", "pymc", "pytensor", "nutpie", "arviz", "arviz-base", "arviz-stats",
+    "arviz-plots", "xarray", "numpy", "scipy", "pandas", "matplotlib", "jinja2",
+)  # fmt: skip
+#: Curvatures below this count as zero (the geometry's GLM curvatures are ~1e-12).
+LINEAR_TOL = 1e-6
+#: Attribute holding the exact command that regenerates a run (set by the demo).
+COMMAND_ATTR = "bayesstack_command"
+_GEOMETRY_KEYS = (
+    "posterior_group_order", "continuous_symmetries", "rhat_max_raw", "rhat_max_canonical",
+    "rhat_max_function", "modes_raw", "modes_canonical", "map_optima_raw",
+    "map_optima_canonical", "hessian_negdef_fraction", "curvature_parameter_effects",
+    "curvature_intrinsic", "curvature_inputs", "verdict",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One model of the comparison: every number of its row in the report's table."""
+
+    name: str
+    family: str
+    link: str
+    depth: int
+    units: tuple[int, ...]
+    activations: tuple[str, ...]
+    n_params: int
+    n_obs: int
+    chains: int
+    draws: int
+    elpd: float
+    elpd_se: float
+    elpd_diff: float
+    elpd_dse: float
+    p_loo: float
+    pareto_k_bad: int
+    pareto_k_threshold: float
+    rank: int
+    weight: float
+    ess_bulk_min: float
+    ess_bulk_min_canonical: float
+    divergences: int
+    posterior_group_order: int
+    continuous_symmetries: tuple[str, ...]
+    rhat_max_raw: float
+    rhat_max_canonical: float
+    rhat_max_function: float
+    modes_raw: int
+    modes_canonical: int
+    map_optima_raw: int
+    map_optima_canonical: int
+    hessian_negdef_fraction: float
+    curvature_parameter_effects: float
+    curvature_intrinsic: float
+    curvature_inputs: float
+    verdict: str
+    feature_map: str = ""
+
+    @property
+    def linear_in_params(self) -> bool:
+        """η is affine in θ: both Bates–Watts curvatures vanish."""
+        return max(self.curvature_parameter_effects, self.curvature_intrinsic) < LINEAR_TOL
+
+    @property
+    def linear_in_inputs(self) -> bool:
+        """η is affine in the raw inputs x."""
+        return self.curvature_inputs < LINEAR_TOL
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form; what :func:`bayesstack.report.answer.answer_paragraph` reads."""
+        d = asdict(self)
+        d["units"], d["activations"] = list(self.units), list(self.activations)
+        d["continuous_symmetries"] = list(self.continuous_symmetries)
+        d["linear_in_params"], d["linear_in_inputs"] = self.linear_in_params, self.linear_in_inputs
+        return d
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Provenance of one run: where it came from and how to make it again."""
+
+    name: str
+    path: str
+    dataset: str
+    fit_settings: dict[str, Any]
+    bayesstack_version: str
+    spec_hash: str
+    sampling_time: float
+    command: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything the report shows, as numbers.
+
+    Attributes
+    ----------
+    rows : tuple of ModelRow
+        One per run, in the order of ELPD-LOO (best first).
+    compare : pandas.DataFrame
+        ``az.compare`` (unrounded), indexed by model name.
+    runs : dict of str to xarray.DataTree
+        The runs, with log-likelihood and ``canonical_posterior`` groups, keyed by name.
+    geometry : dict of str to dict
+        ``GeometryResult.to_dict()`` per run.
+    provenance : tuple of RunInfo
+        Per run, in the order of ``rows``.
+    versions : dict of str to str
+        Package versions of this report.
+    seed : int
+        Seed of everything random in the report (MAP starts, predictive draws).
+    """
+
+    rows: tuple[ModelRow, ...]
+    compare: pd.DataFrame
+    runs: dict[str, xr.DataTree] = field(repr=False)
+    geometry: dict[str, dict[str, Any]]
+    provenance: tuple[RunInfo, ...]
+    versions: dict[str, str]
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The numbers (no runs), JSON-ready."""
+        return {
+            "rows": [r.to_dict() for r in self.rows],
+            "geometry": self.geometry,
+            "provenance": [asdict(p) for p in self.provenance],
+            "versions": self.versions,
+            "seed": self.seed,
+        }
+
+
+# --- pieces -----------------------------------------------------------------------------------
+def ensure_log_likelihood(run: xr.DataTree) -> xr.DataTree:
+    """``run`` itself if it has a pointwise log-likelihood, else a copy with one computed.
+
+    Parameters
+    ----------
+    run : xarray.DataTree
+        A fitted run (``bayesstack.fit`` or ``bayesstack.load``).
+
+    Returns
+    -------
+    xarray.DataTree
+        With a ``log_likelihood`` group holding ``y``.
+    """
+    if "log_likelihood" in run.children:
+        return run
+    import pymc as pm
+
+    run = run.copy()
+    pm.compute_log_likelihood(run, model=model_of(run), progressbar=False)
+    return run
+
+
+def ess_bulk_min(run: xr.DataTree, group: str = "posterior") -> float:
+    """Smallest bulk ESS over every scalar of ``group``."""
+    ess = az.ess(run, group=group, method="bulk")
+    return float(min(np.nanmin(ess[k].values) for k in ess.data_vars))
+
+
+def eta_draws(run: xr.DataTree, group: str = "posterior") -> np.ndarray:
+    """The output layer's linear predictor at the observed X: ``(chain, draw, obs)``."""
+    spec = spec_of(run)
+    post = run[group]
+    params = {k: post[k].values for k in weight_names(spec)}  # (chain, draw, ...) as stored
+    return forward(spec, params, run["constant_data"]["X"].values)
+
+
+def package_versions(packages: Sequence[str] = PACKAGES) -> dict[str, str]:
+    """Installed versions of ``packages`` (and Python), for the reproducibility section."""
+    out = {"python": platform.python_version()}
+    for p in packages:
+        try:
+            out[p] = version(p)
+        except PackageNotFoundError:
+            out[p] = "not installed"
+    return out
+
+
+def fit_command(run: xr.DataTree, path: str | Path | None = None) -> str:
+    """The command line that regenerates ``run``.
+
+    The demo stores the exact command in ``attrs["bayesstack_command"]``; otherwise it is
+    rebuilt from the spec name, the dataset and ``attrs["fit_settings"]``.
+    """
+    if run.attrs.get(COMMAND_ATTR):
+        return str(run.attrs[COMMAND_ATTR])
+    spec = spec_of(run)
+    s = json.loads(run.attrs.get("fit_settings", "{}"))
+    out = Path(path).name if path else f"{spec.name}.nc"
+    data = run.attrs.get("dataset") or ""
+    src = ["--dataset", data] if data else ["--data", "DATA.csv", "--target", run.attrs["target"]]
+    args = ["bayesstack", "fit", f"models/{spec.name}.toml", *src, "--out", out]
+    for key in ("chains", "draws", "tune", "seed"):
+        if key in s:
+            args += [f"--{key}", str(s[key])]
+    defaults = {"sampler": "nutpie", "init": "prior", "target_accept": 0.8, "cores": None}
+    for key, default in defaults.items():
+        if s.get(key, default) != default:
+            args += [f"--{key.replace('_', '-')}", str(s[key])]
+    return shlex.join(args)
+
+
+def analyze_geometry(run: xr.DataTree, *, seed: int = 0) -> dict[str, Any]:
+    """``bayesstack.geometry.analyze(run).to_dict()``, with the input curvature in raw x.
+
+    A run fitted on a feature map (``attrs["feature_map"]``, e.g. polynomial features) gets
+    its ``curvature_inputs`` measured through the map, in the raw inputs.
+    """
+    from bayesstack import geometry
+
+    res = geometry.analyze(run, seed=seed).to_dict()
+    fmap = feature_map_of(run)
+    if fmap is not None:
+        res["curvature_inputs"] = raw_input_curvature(run, *fmap)
+    return res
+
+
+def raw_input_curvature(run: xr.DataTree, phi, X_raw: np.ndarray) -> float:
+    """Curvature of η in the raw inputs ``x`` of a model fitted on features ``phi(x)``."""
+    from bayesstack.geometry import curvature
+
+    return float(curvature.input_curvature(run, X=X_raw, feature_map=phi))
+
+
+# --- rows -------------------------------------------------------------------------------------
+def _row(name: str, run: xr.DataTree, loo, cmp: pd.Series, geo: Mapping[str, Any]) -> ModelRow:
+    spec = spec_of(run)
+    missing = [k for k in _GEOMETRY_KEYS if k not in geo]
+    if missing:
+        raise BayesstackError(f"geometry of {name!r}: missing {', '.join(missing)}")
+    post = run["posterior"]
+    k = np.asarray(loo.pareto_k)
+    fmap = json.loads(run.attrs.get("feature_map") or "{}")
+    div = int(run["sample_stats"]["diverging"].sum()) if "sample_stats" in run.children else 0
+    canon = "canonical_posterior" if "canonical_posterior" in run.children else "posterior"
+    return ModelRow(
+        name=name,
+        family=spec.family,
+        link=spec.link,
+        depth=spec.depth,
+        units=tuple(layer.units for layer in spec.layers),
+        activations=tuple(layer.activation for layer in spec.layers),
+        n_params=n_weights(spec, run["constant_data"]["X"].shape[1]),
+        n_obs=int(run["observed_data"]["y"].size),
+        chains=int(post.sizes["chain"]),
+        draws=int(post.sizes["draw"]),
+        elpd=float(loo.elpd),
+        elpd_se=float(loo.se),
+        elpd_diff=float(cmp["elpd_diff"]),
+        elpd_dse=float(cmp["dse"]),
+        p_loo=float(loo.p),
+        pareto_k_bad=int(np.sum(k > loo.good_k)),
+        pareto_k_threshold=float(loo.good_k),
+        rank=int(cmp["rank"]),
+        weight=float(cmp["weight"]),
+        ess_bulk_min=ess_bulk_min(run),
+        ess_bulk_min_canonical=ess_bulk_min(run, canon),
+        divergences=div,
+        posterior_group_order=int(geo["posterior_group_order"]),
+        continuous_symmetries=tuple(geo["continuous_symmetries"]),
+        rhat_max_raw=float(geo["rhat_max_raw"]),
+        rhat_max_canonical=float(geo["rhat_max_canonical"]),
+        rhat_max_function=float(geo["rhat_max_function"]),
+        modes_raw=int(geo["modes_raw"]),
+        modes_canonical=int(geo["modes_canonical"]),
+        map_optima_raw=int(geo["map_optima_raw"]),
+        map_optima_canonical=int(geo["map_optima_canonical"]),
+        hessian_negdef_fraction=float(geo["hessian_negdef_fraction"]),
+        curvature_parameter_effects=float(geo["curvature_parameter_effects"]),
+        curvature_intrinsic=float(geo["curvature_intrinsic"]),
+        curvature_inputs=float(geo["curvature_inputs"]),
+        verdict=str(geo["verdict"]),
+        feature_map=f"{fmap['kind']} degree {fmap['degree']}" if fmap else "",
+    )
+
+
+def unique_names(runs: Sequence[xr.DataTree], paths: Sequence[str | None]) -> list[str]:
+    """Display names: the spec names, with the file name added where two runs share one."""
+    names = [spec_of(r).name for r in runs]
+    dup = {n for n in names if names.count(n) > 1}
+    out = [
+        f"{n} ({Path(p).stem if p else i})" if n in dup else n
+        for i, (n, p) in enumerate(zip(names, paths, strict=True))
+    ]
+    if len(set(out)) < len(out):
+        out = [f"{n} #{i + 1}" for i, n in enumerate(out)]
+    return out
+
+
+def collect(
+    runs: Mapping[str, xr.DataTree],
+    *,
+    geometry: Mapping[str, Mapping[str, Any]] | None = None,
+    paths: Mapping[str, str | Path] | None = None,
+    seed: int = 0,
+    on_step=None,
+) -> Comparison:
+    """Compute every number of a comparison report.
+
+    Parameters
+    ----------
+    runs : mapping of str to xarray.DataTree
+        Fitted runs keyed by display name (at least one).
+    geometry : mapping, optional
+        Precomputed ``GeometryResult.to_dict()`` per name (the demo passes its own);
+        missing ones are computed with :func:`analyze_geometry`.
+    paths : mapping, optional
+        Run files per name, for the reproducibility section.
+    seed : int
+        Seed of the geometry analysis (multi-start MAP).
+    on_step : callable, optional
+        Called with a short description as each run is done (progress bars).
+
+    Returns
+    -------
+    Comparison
+    """
+    if not runs:
+        raise BayesstackError("runs: give at least one run to compare")
+    from bayesstack.geometry.canonical import add_canonical
+
+    geometry, paths = dict(geometry or {}), dict(paths or {})
+    ready, loos = {}, {}
+    for name, run in runs.items():
+        run = ensure_log_likelihood(run)
+        if "canonical_posterior" not in run.children:
+            run = add_canonical(run)
+        if name not in geometry:
+            geometry[name] = analyze_geometry(run, seed=seed)
+        ready[name], loos[name] = run, az.loo(run)
+        if on_step:
+            on_step(name)
+    cmp = az.compare(loos, round_to="none") if len(loos) > 1 else _single(loos)
+    rows = tuple(
+        _row(n, ready[n], loos[n], cmp.loc[n], geometry[n])
+        for n in sorted(runs, key=lambda n: int(cmp.loc[n, "rank"]))
+    )
+    prov = tuple(_provenance(r.name, ready[r.name], paths.get(r.name)) for r in rows)
+    geo = {n: _jsonable(dict(geometry[n])) for n in runs}
+    return Comparison(rows, cmp, ready, geo, prov, package_versions(), seed)
+
+
+def _single(loos: Mapping[str, Any]) -> pd.DataFrame:
+    """The ``az.compare`` table of one model: rank 0, no difference."""
+    (name, lo), = loos.items()  # fmt: skip
+    return pd.DataFrame(
+        {"rank": [0], "elpd_diff": [0.0], "dse": [0.0], "p": [lo.p], "elpd": [lo.elpd],
+         "se": [lo.se], "weight": [1.0]},
+        index=[name],
+    )  # fmt: skip
+
+
+def _provenance(name: str, run: xr.DataTree, path: str | Path | None) -> RunInfo:
+    post = run["posterior"]
+    return RunInfo(
+        name=name,
+        path=str(path) if path else "",
+        dataset=str(run.attrs.get("dataset", "")),
+        fit_settings=json.loads(run.attrs.get("fit_settings", "{}")),
+        bayesstack_version=str(run.attrs.get("bayesstack_version", "")),
+        spec_hash=spec_of(run).hash,
+        sampling_time=float(post.attrs.get("sampling_time", math.nan)),
+        command=fit_command(run, path),
+    )
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    """Numpy scalars and arrays to plain Python, so the numbers print and compare cleanly."""
+    return json.loads(
+        json.dumps(d, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    )
