@@ -118,6 +118,6 @@ def unflatten(theta: np.ndarray, spec: Spec, n_features: int) -> dict[str, np.nd
     lead = theta.shape[:-1]
     for name, shape in param_shapes(spec, n_features).items():
         size = int(np.prod(shape, dtype=int))
-        out[name] = theta[..., start : start + size].reshape(*lead, *shape)
+        out[name] = theta[..., start : start + size].reshape((*lead, *shape))
         start += size
     return out

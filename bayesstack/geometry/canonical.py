@@ -55,9 +55,13 @@ class CanonicalResult:
     n_iter : int
         Relabelling iterations (0 for ``"sort"``).
     converged : bool
-        Whether the last iteration changed no label (always True for ``"sort"``).
+        Whether relabelling stopped before ``max_iter``: no label changed, or the last
+        iteration lowered the objective by less than a fraction ``tol`` (always True for
+        ``"sort"``).
     method : str
         ``"sort"`` or ``"align"``.
+    last_relabelled : int
+        Draws relabelled by the last iteration (0: it changed no label).
     """
 
     params: dict[str, np.ndarray]
@@ -65,6 +69,7 @@ class CanonicalResult:
     n_iter: int
     converged: bool
     method: str
+    last_relabelled: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Summary: method, iterations, and per hidden layer the share of relabelled draws."""
@@ -77,6 +82,7 @@ class CanonicalResult:
             "method": self.method,
             "n_iter": self.n_iter,
             "converged": self.converged,
+            "last_relabelled": self.last_relabelled,
             "sample_shape": list(self.element.shape),
             "fraction_relabelled": relabelled,
             "fraction_sign_flipped": flipped,
@@ -117,8 +123,7 @@ class _Running:
         i, idx = l - 1, slice(None) if idx is None else idx
         self.perm[i][idx] = _take(self.perm[i][idx], perm)
         self.sign[i][idx] = _take(self.sign[i][idx], perm) * sign
-        if scale is not None:
-            self.scale[i][idx] = _take(self.scale[i][idx], perm) * scale
+        self.scale[i][idx] = _take(self.scale[i][idx], perm) * (1.0 if scale is None else scale)
 
     def element(self, lead: tuple[int, ...]) -> GroupElement:
         def shaped(arrays):
@@ -168,78 +173,113 @@ def _sort(spec: Spec, p: dict[str, np.ndarray], tol: float, rescale: bool):
 
 
 # --- align ----------------------------------------------------------------------------------
-def _assign(U: np.ndarray, R: np.ndarray, signed: bool, tol: float):
-    """Match each draw's units ``U (S, H, F)`` to the reference's ``R (H, F)``.
+def _assign(U: np.ndarray, M: np.ndarray, V: np.ndarray, signed: bool, tol: float):
+    """Match each draw's units ``U (S, H, F)`` to the reference units ``N(M, diag V)``.
 
-    Returns ``perm``, ``sign`` (S, H) and a mask of the draws that changed. A flip or a
-    relabelling must lower the squared distance by more than a fraction ``tol``, so that
-    near-ties (units with ~0 outgoing weight, a reference unit near 0) cannot flap.
+    The cost of unit ``i`` as reference unit ``k`` with sign ``s`` is Stephens' (2000)
+    ``sum_f (u_if - s m_kf)^2 / v_kf + log v_kf``: a vague reference unit (one that carries
+    no information) is cheap to fill and a sharp one expensive to spoil. A flip or a
+    relabelling must lower the cost by more than ``tol`` per unit, so near-ties (units with
+    ~0 outgoing weight, a reference unit near 0) cannot flap.
+
+    Returns ``perm``, ``sign`` (S, H), a mask of the draws that changed and each draw's cost.
     """
     n, h, f = U.shape
-    ar = np.arange(h)
-    G = (U.reshape(n * h, f) @ R.T).reshape(n, h, h)  # one GEMM, not n small ones
-    nu, nr = np.einsum("sif,sif->si", U, U), np.einsum("kf,kf->k", R, R)
-    if signed:  # the better of +-1 per pair; a flip costs a margin: it needs G < -thr
-        thr = np.multiply.outer(tol * np.sqrt(nu), np.sqrt(nr))
-        SG = np.maximum(G, np.subtract(-G, 2.0 * thr, out=thr))
-    else:
-        SG = G
-    C = np.add.outer(nu, nr)
-    C -= 2.0 * SG
-    np.maximum(C, 0.0, out=C)
+    ar, rows = np.arange(h), np.arange(n)[:, None]
+    iv = 1.0 / V
+    mm = np.einsum("kf,kf->k", M * M, iv)  # sum m^2 / v
+    # Q = sum u^2 / v and T = sum u m / v for every pair: two GEMMs, not n small ones
+    Q = (np.square(U).reshape(n * h, f) @ iv.T).reshape(n, h, h)
+    T = (U.reshape(n * h, f) @ (M * iv).T).reshape(n, h, h)
+    C = Q + (mm + np.log(V).sum(-1))
+    if signed:  # the better sign; a flip must win by 2 thr: C = .. + 2 thr - 2 |T + thr|
+        thr = np.sqrt(Q)
+        thr *= tol * np.sqrt(mm)
+        T += thr
+        thr *= 2.0
+        C += thr
+        np.abs(T, out=T)
+    T *= 2.0
+    C -= T
     current = np.einsum("sii->s", C)
-    margin = tol * current
+    margin = tol * h
     rowmin = C.argmin(-1)
-    lower = np.take_along_axis(C, rowmin[..., None], -1)[..., 0].sum(-1)
-    todo = current - lower > margin
+    lower = C[rows, ar, rowmin].sum(-1)
     perm = np.broadcast_to(ar, (n, h)).copy()
-    sub = np.flatnonzero(todo)
+    sub = np.flatnonzero(current - lower > margin)
+    cost = current.copy()
     if sub.size:
         rm = rowmin[sub]
         is_perm = np.all(np.sort(rm, axis=-1) == ar, axis=-1)
         p_sub = np.argsort(rm, axis=-1)  # the row minima already form the optimal assignment
         for k in np.flatnonzero(~is_perm):
-            rows, cols = linear_sum_assignment(C[sub[k]])
-            p_sub[k, cols] = rows
-        new = np.take_along_axis(C[sub], p_sub[:, None, :], axis=1)[:, 0, :].sum(-1)
-        keep = new < current[sub] - margin[sub]
+            r, c = linear_sum_assignment(C[sub[k]])
+            p_sub[k, c] = r
+        new = C[sub[:, None], p_sub, ar].sum(-1)
+        keep = new < current[sub] - margin
         perm[sub[keep]] = p_sub[keep]
-
-    def chosen(a):
-        return np.take_along_axis(a, perm[:, None, :], axis=1)[:, 0, :]
-
-    flipped = chosen(SG) != chosen(G)
+        cost[sub[keep]] = new[keep]
+    # the chosen pairs' signs: flip where sum u m / v < -thr
+    u = U[rows, perm]
+    dot = np.einsum("sjf,jf->sj", u, M * iv)
+    if signed:
+        flipped = dot < -tol * np.sqrt(np.einsum("sjf,jf->sj", u * u, iv) * mm)
+    else:
+        flipped = np.zeros(dot.shape, dtype=bool)
     sign = np.where(flipped, -1.0, 1.0)
     changed = np.any(perm != ar, axis=-1) | np.any(flipped, axis=-1)
-    return perm, sign, changed
+    return perm, sign, changed, cost
 
 
-def _mean(p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {k: v.mean(axis=0, keepdims=True) for k, v in p.items()}
+def _moments(p: Mapping[str, np.ndarray]) -> tuple[dict, dict]:
+    """Mean and variance over draws, with leading dim 1."""
+    mean = {k: v.mean(axis=0, keepdims=True) for k, v in p.items()}
+    var = {k: np.square(v - mean[k]).mean(axis=0, keepdims=True) for k, v in p.items()}
+    return mean, var
+
+
+def _layer_names(l: int) -> tuple[str, ...]:
+    return f"W{l}", f"b{l}", f"W{l + 1}", f"b{l + 1}"
 
 
 def _align(spec: Spec, p: dict[str, np.ndarray], run: _Running, ref, max_iter: int, tol: float):
+    """Stephens' relabelling: match the draws to the reference, refit it, repeat.
+
+    The first reference is a single point (unit variances); then it is the mean and variance
+    of the aligned draws. Stops when no label changes, or when an iteration lowers the cost
+    by less than ``tol`` per coordinate: what still moves then is the reshuffling of units
+    that carry no information.
+    """
     p = {k: np.array(v) for k, v in p.items()}  # owned, updated in place on moved draws
+    n, depth = p["W1"].shape[0], spec.depth
+    var = {k: np.ones_like(v) for k, v in ref.items()}
+    n_coord = n * sum(_unit_vectors(spec, ref, l).size for l in range(1, depth + 1))
+    obj = np.inf
     for it in range(1, max_iter + 1):
-        changed = False
-        for l in range(1, spec.depth + 1):
+        changed, total = np.zeros(n, dtype=bool), 0.0
+        for l in range(1, depth + 1):
             # first pass: the next hidden layer is not aligned yet, so its rows say nothing
-            out = it > 1 or l == spec.depth
-            U, R = _unit_vectors(spec, p, l, out), _unit_vectors(spec, ref, l, out)[0]
-            perm, sign, moved = _assign(U, R, _kind(spec, l) in _SIGNED, tol)
-            idx = np.flatnonzero(moved)
-            if idx.size:
+            out = it > 1 or l == depth
+            U = _unit_vectors(spec, p, l, out)
+            M, V = _unit_vectors(spec, ref, l, out)[0], _unit_vectors(spec, var, l, out)[0]
+            V = np.maximum(V, max(1e-6 * float(V.mean()), 1e-12))
+            perm, sign, moved, cost = _assign(U, M, V, _kind(spec, l) in _SIGNED, tol)
+            total += float(cost.sum())
+            if moved.any():
+                idx = np.flatnonzero(moved)
                 perm, sign = perm[idx], sign[idx]
-                for k, v in apply_layer(
-                    spec, {k: v[idx] for k, v in p.items()}, l, perm, sign
-                ).items():
+                sub = {k: p[k][idx] for k in _layer_names(l) if k in p}
+                for k, v in apply_layer(spec, sub, l, perm, sign).items():
                     p[k][idx] = v
                 run.then(l, perm, sign, idx=idx)
-                changed = True
-        if not changed:
-            return p, it, True
-        ref = _mean(p)
-    return p, max_iter, False
+                changed[idx] = True
+        if not changed.any():
+            return p, it, True, 0
+        if it > 2 and obj - total <= tol * n_coord:  # the rest is reshuffling of near-ties
+            return p, it, True, int(changed.sum())
+        obj = total
+        ref, var = _moments(p)
+    return p, max_iter, False, int(changed.sum())
 
 
 # --- public API -----------------------------------------------------------------------------
@@ -278,9 +318,13 @@ def canonicalize(
     max_iter : int
         Most relabelling iterations.
     tol : float
-        Relative margin: an outgoing weight with ``|w| <= tol * max|w|`` of its layer has an
-        ambiguous sign (taken from the incoming weights), and a sign flip or relabelling is
-        accepted only if it lowers a draw's distance to the reference by more than ``tol``.
+        Relative tolerance. An outgoing weight with ``|w| <= tol * max|w|`` of its layer has
+        an ambiguous sign (taken from the incoming weights); a sign flip or relabelling is
+        accepted only if it lowers a draw's distance to the reference by more than a fraction
+        ``tol`` (no flapping between near-ties); relabelling stops when no label changes or
+        an iteration lowers the objective (mean squared distance of the draws to their mean)
+        by less than a fraction ``tol``: what moves then is the reshuffling of units that
+        carry no information (outgoing weights ~0, prior-like incoming weights).
 
     Returns
     -------
@@ -296,7 +340,7 @@ def canonicalize(
         for k in names
     }
     p, run = _sort(spec, flat, tol, rescale)
-    n_iter, converged = 0, True
+    n_iter, converged, last = 0, True, 0
     if method == "align" and spec.depth > 0:
         if reference is not None:
             ref = {k: np.asarray(reference[k], dtype=float)[None] for k in names}
@@ -304,17 +348,17 @@ def canonicalize(
             best = int(np.nanargmax(np.reshape(logp, -1)))
             ref = {k: v[best : best + 1] for k, v in p.items()}
         else:  # a real draw, not a blur of misaligned ones: the one nearest the sorted mean
-            m = _mean(p)
+            m = {k: v.mean(axis=0, keepdims=True) for k, v in p.items()}
             d2 = sum(np.square(v - m[k]).reshape(n, -1).sum(-1) for k, v in p.items())
             best = int(np.argmin(d2))
             ref = {k: v[best : best + 1] for k, v in p.items()}
-        p, n_iter, converged = _align(spec, p, run, ref, max_iter, tol)
+        p, n_iter, converged, last = _align(spec, p, run, ref, max_iter, tol)
     # p equals apply(spec, params, element): permutations and flips are exact and each
     # weight was scaled at most once
     result = dict(params)
     result.update({k: np.array(p[k]).reshape(*lead, *p[k].shape[1:]) for k in names})
     element = run.element(lead)
-    return CanonicalResult(result, element, n_iter, converged, method)
+    return CanonicalResult(result, element, n_iter, converged, method, last)
 
 
 def add_canonical(

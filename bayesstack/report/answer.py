@@ -85,7 +85,7 @@ def model_sentence(row: Mapping[str, Any], name: str) -> str:
         )
         maps = _plural(int(r["map_optima_raw"]), "MAP optimum", "MAP optima")
         head = (
-            f"{_cap(name)}'s posterior is unimodal (R-hat {_rhat(r['rhat_max_raw'])} from "
+            f"{_cap(name)} has a unimodal posterior (R-hat {_rhat(r['rhat_max_raw'])} from "
             f"{chains}, {maps}, {concave}, curvature {pe})"
         )
     elif r["verdict"] == "symmetric multimodality":
@@ -108,8 +108,11 @@ def model_sentence(row: Mapping[str, Any], name: str) -> str:
 
 
 def _verdict_sentence(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str]) -> str:
-    lin = [r for r in rows if r["curvature_parameter_effects"] < LINEAR_TOL
-           and r["curvature_intrinsic"] < LINEAR_TOL]  # fmt: skip
+    lin = [
+        r
+        for r in rows
+        if r["curvature_parameter_effects"] < LINEAR_TOL and r["curvature_intrinsic"] < LINEAR_TOL
+    ]
     non = [r for r in rows if r not in lin]
     glms = [r for r in rows if int(r["depth"]) == 0]
     stacks = [r for r in rows if int(r["depth"]) > 0]

@@ -12,6 +12,7 @@ import json
 import math
 import platform
 import shlex
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -30,19 +31,41 @@ from bayesstack.sampling import model_of, spec_of
 
 #: Packages whose versions the report lists.
 PACKAGES = (
-    "bayesstack", "pymc", "pytensor", "nutpie", "arviz", "arviz-base", "arviz-stats",
-    "arviz-plots", "xarray", "numpy", "scipy", "pandas", "matplotlib", "jinja2",
-)  # fmt: skip
+    "bayesstack",
+    "pymc",
+    "pytensor",
+    "nutpie",
+    "arviz",
+    "arviz-base",
+    "arviz-stats",
+    "arviz-plots",
+    "xarray",
+    "numpy",
+    "scipy",
+    "pandas",
+    "matplotlib",
+    "jinja2",
+)
 #: Curvatures below this count as zero (the geometry's GLM curvatures are ~1e-12).
 LINEAR_TOL = 1e-6
 #: Attribute holding the exact command that regenerates a run (set by the demo).
 COMMAND_ATTR = "bayesstack_command"
 _GEOMETRY_KEYS = (
-    "posterior_group_order", "continuous_symmetries", "rhat_max_raw", "rhat_max_canonical",
-    "rhat_max_function", "modes_raw", "modes_canonical", "map_optima_raw",
-    "map_optima_canonical", "hessian_negdef_fraction", "curvature_parameter_effects",
-    "curvature_intrinsic", "curvature_inputs", "verdict",
-)  # fmt: skip
+    "posterior_group_order",
+    "continuous_symmetries",
+    "rhat_max_raw",
+    "rhat_max_canonical",
+    "rhat_max_function",
+    "modes_raw",
+    "modes_canonical",
+    "map_optima_raw",
+    "map_optima_canonical",
+    "hessian_negdef_fraction",
+    "curvature_parameter_effects",
+    "curvature_intrinsic",
+    "curvature_inputs",
+    "verdict",
+)
 
 
 @dataclass(frozen=True)
@@ -249,10 +272,20 @@ def analyze_geometry(run: xr.DataTree, *, seed: int = 0) -> dict[str, Any]:
 
 
 def raw_input_curvature(run: xr.DataTree, phi, X_raw: np.ndarray) -> float:
-    """Curvature of η in the raw inputs ``x`` of a model fitted on features ``phi(x)``."""
-    from bayesstack.geometry import curvature
+    """Curvature of η in the raw inputs ``x`` of a model fitted on features ``phi(x)``.
 
-    return float(curvature.input_curvature(run, X=X_raw, feature_map=phi))
+    Measured at the run's highest-density draw, with ``input_curvature``'s default scales
+    (the standard deviations of the raw inputs).
+    """
+    from bayesstack.geometry.curvature import input_curvature
+
+    spec = spec_of(run)
+    post = run["posterior"]
+    stats = run["sample_stats"]
+    key = "logp" if "logp" in stats else "lp"
+    c, d = np.unravel_index(int(np.argmax(stats[key].values)), stats[key].shape)
+    params = {k: post[k].values[c, d] for k in weight_names(spec)}
+    return float(input_curvature(spec, params, X_raw, feature_map=phi).rms)
 
 
 # --- rows -------------------------------------------------------------------------------------
@@ -360,7 +393,9 @@ def collect(
             run = add_canonical(run)
         if name not in geometry:
             geometry[name] = analyze_geometry(run, seed=seed)
-        ready[name], loos[name] = run, az.loo(run)
+        with warnings.catch_warnings():  # high Pareto k: counted in the table instead
+            warnings.filterwarnings("ignore", "Estimated shape parameter", UserWarning)
+            ready[name], loos[name] = run, az.loo(run)
         if on_step:
             on_step(name)
     cmp = az.compare(loos, round_to="none") if len(loos) > 1 else _single(loos)
@@ -375,12 +410,19 @@ def collect(
 
 def _single(loos: Mapping[str, Any]) -> pd.DataFrame:
     """The ``az.compare`` table of one model: rank 0, no difference."""
-    (name, lo), = loos.items()  # fmt: skip
+    ((name, lo),) = loos.items()
     return pd.DataFrame(
-        {"rank": [0], "elpd_diff": [0.0], "dse": [0.0], "p": [lo.p], "elpd": [lo.elpd],
-         "se": [lo.se], "weight": [1.0]},
+        {
+            "rank": [0],
+            "elpd_diff": [0.0],
+            "dse": [0.0],
+            "p": [lo.p],
+            "elpd": [lo.elpd],
+            "se": [lo.se],
+            "weight": [1.0],
+        },
         index=[name],
-    )  # fmt: skip
+    )
 
 
 def _provenance(name: str, run: xr.DataTree, path: str | Path | None) -> RunInfo:

@@ -18,13 +18,13 @@ from bayesstack.errors import BayesstackError
 FEATURE_MAP_ATTR = "feature_map"
 
 
-def polynomial_features(X: np.ndarray, degree: int = 2) -> np.ndarray:
+def polynomial_features(X, degree: int = 2):
     """Columns ``[x, x², ..., x^degree]`` of every input, grouped by power.
 
     Parameters
     ----------
-    X : array (..., N, D)
-        Raw inputs.
+    X : array (..., N, D) or pytensor tensor
+        Raw inputs. A pytensor tensor gives a tensor (the curvature code differentiates it).
     degree : int
         Highest power.
 
@@ -33,6 +33,10 @@ def polynomial_features(X: np.ndarray, degree: int = 2) -> np.ndarray:
     array (..., N, D * degree)
         ``[x_1..x_D, x_1²..x_D², ...]``: the first ``D`` columns are ``X`` itself.
     """
+    if hasattr(X, "owner"):  # a pytensor variable
+        import pytensor.tensor as pt
+
+        return pt.concatenate([X**k for k in range(1, degree + 1)], axis=-1)
     X = np.asarray(X, dtype=float)
     return np.concatenate([X**k for k in range(1, degree + 1)], axis=-1)
 
@@ -55,8 +59,8 @@ def feature_map_of(
     Returns
     -------
     (phi, X_raw) or None
-        ``phi`` maps raw inputs ``(..., N, D)`` to the model's features; ``X_raw`` is
-        ``(N, D)``, recovered from the stored features (their first ``D`` columns).
+        ``phi`` maps raw inputs ``(N, D)`` (numpy or pytensor) to the model's features;
+        ``X_raw`` is ``(N, D)``, recovered from the stored features (their first ``D`` columns).
     """
     text = run.attrs.get(FEATURE_MAP_ATTR)
     if not text:

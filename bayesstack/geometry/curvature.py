@@ -1,0 +1,581 @@
+"""Bates & Watts (1980) relative curvature, for whether η(θ) is linear in its parameters.
+
+A model is *linear* (McCullagh & Nelder) when η is affine in θ. Its expectation surface
+{η(θ)} ⊂ R^N is then flat (zero *intrinsic* curvature) and straight lines in θ map to
+uniformly traversed straight lines in R^N (zero *parameter-effects* curvature).
+
+The generic core (:func:`rms_curvature`) is pure numpy: it takes the Jacobian ``J`` (N, P) and
+the second-derivative array ``A`` (N, P, P) at θ and returns the root-mean-square curvatures
+over unit directions, computed as R's ``MASS::rms.curv`` does. Above a parameter-count
+threshold a Monte Carlo estimator over random directions replaces the closed form.
+
+:func:`stack_curvature` gets ``J`` and ``A`` of a stacked GLM's output linear predictor from
+pytensor's exact derivatives of :func:`bayesstack.network.forward`, and
+:func:`input_curvature` asks the same question about the inputs x instead of θ.
+
+References
+----------
+Bates, D. M. and Watts, D. G. (1980). Relative curvature measures of nonlinearity.
+JRSS B 42, 1-25. Seber, G. A. F. and Wild, C. J. (1989). Nonlinear Regression, §4.2.
+Venables, W. N. and Ripley, B. D. (2002). MASS, 4th ed., §8.4 (``rms.curv``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+
+import numpy as np
+from scipy import stats
+
+from bayesstack.errors import BayesstackError
+
+__all__ = [
+    "EXACT_MAX_ELEMENTS",
+    "EXACT_MAX_PARAMS",
+    "Curvature",
+    "InputCurvature",
+    "input_curvature",
+    "rms_curvature",
+    "stack_curvature",
+    "stack_derivatives",
+]
+
+#: ``method="auto"`` uses the closed form up to this many parameters, random directions above.
+EXACT_MAX_PARAMS = 300
+#: ... and only while the array ``A`` has at most this many elements (N·P², ~200 MB of float64).
+EXACT_MAX_ELEMENTS = 25_000_000
+#: Singular values of ``J`` below ``RANK_RTOL · max`` count as zero (``qr``'s default in R is 1e-7).
+RANK_RTOL = 1e-7
+
+Method = Literal["auto", "exact", "random"]
+SecondDirectional = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Curvature:
+    """RMS relative curvatures of η at one θ.
+
+    Attributes
+    ----------
+    parameter_effects, intrinsic : float
+        RMS parameter-effects and intrinsic curvature γ^θ, γ^ι (relative: scaled by ``scale``).
+        Compare ``γ·sqrt(F(p, n-p; 0.95))`` with 1/2 (see :meth:`times_sqrt_f`).
+    scale : float
+        The scale ρ the curvatures are relative to (Bates & Watts: ρ = s·√p).
+    n, p : int
+        Number of observations (outputs of η) and of parameters.
+    method : {"exact", "random"}
+        Closed form over the unit sphere, or Monte Carlo over random unit directions.
+    rank : int or None
+        Rank of ``J``: the dimension of the expectation surface (``p`` when identifiable).
+    parameter_effects_se, intrinsic_se : float
+        Monte Carlo standard errors (0 for ``"exact"``).
+    n_directions : int
+        Random directions used (0 for ``"exact"``).
+    """
+
+    parameter_effects: float
+    intrinsic: float
+    scale: float
+    n: int
+    p: int
+    method: str
+    rank: int | None = None
+    parameter_effects_se: float = 0.0
+    intrinsic_se: float = 0.0
+    n_directions: int = 0
+
+    def times_sqrt_f(self, level: float = 0.95) -> tuple[float, float]:
+        """``(parameter_effects, intrinsic) · sqrt(F_level(r, n - r))``, as ``rms.curv`` prints.
+
+        ``r`` is the rank of ``J``. Values above ~0.5 flag a nonlinearity that matters at
+        this confidence ``level`` (Bates & Watts 1980, §2.5). NaN when ``n <= r``.
+        """
+        r = self.p if self.rank is None else self.rank
+        if self.n <= r:
+            return float("nan"), float("nan")
+        f = float(np.sqrt(stats.f.ppf(level, r, self.n - r)))
+        return self.parameter_effects * f, self.intrinsic * f
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python form (JSON-ready)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class InputCurvature:
+    """RMS relative curvature of η in the (standardised) inputs; see :func:`input_curvature`.
+
+    Attributes
+    ----------
+    rms : float
+        Pooled RMS second directional derivative over RMS first directional derivative.
+    n, d : int
+        Number of observations and of raw input dimensions.
+    input_scale : tuple of float
+        The per-input scales the inputs were standardised by.
+    per_observation : ndarray (n,)
+        The same ratio for each observation alone (``inf`` where the gradient vanishes but
+        the Hessian does not, 0 where both vanish).
+    """
+
+    rms: float
+    n: int
+    d: int
+    input_scale: tuple[float, ...]
+    per_observation: np.ndarray = field(repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python form (JSON-ready); per-observation values as median and max."""
+        per = self.per_observation
+        return {
+            "rms": self.rms,
+            "n": self.n,
+            "d": self.d,
+            "input_scale": list(self.input_scale),
+            "per_observation_median": float(np.median(per)) if per.size else float("nan"),
+            "per_observation_max": float(np.max(per)) if per.size else float("nan"),
+        }
+
+
+# --- generic core -----------------------------------------------------------------------------
+
+
+def _tangent_basis(J: np.ndarray, rank_rtol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormal basis ``U`` (N, r) of the tangent plane and ``B`` (P, r) with ``J B = U``.
+
+    ``B`` maps orthonormal tangent-plane coordinates u to θ-directions h = B u, so
+    ``||J h|| = ||u||``. It plays the part of ``R^{-1}`` in ``rms.curv``; an SVD instead of a
+    QR also copes with a rank-deficient ``J`` (non-identifiable stacks): directions in its
+    null space do not move η to first order and are left out.
+    """
+    U, S, Vt = np.linalg.svd(J, full_matrices=False)
+    if S.size == 0 or S[0] == 0.0:
+        raise BayesstackError("curvature: the Jacobian is zero, η does not depend on θ")
+    r = int(np.sum(S > rank_rtol * S[0]))
+    return U[:, :r], Vt[:r].T / S[:r]
+
+
+def _rho(scale: float | None, sigma: float, rank: int) -> float:
+    rho = float(sigma) * float(np.sqrt(rank)) if scale is None else float(scale)
+    if not np.isfinite(rho) or rho <= 0:
+        raise BayesstackError(f"curvature: scale must be a positive number, got {rho!r}")
+    return rho
+
+
+def _exact(A: np.ndarray, U: np.ndarray, B: np.ndarray, rho: float) -> tuple[float, float]:
+    """Closed-form RMS curvatures (``MASS::rms.curv``).
+
+    With ``T_n = ρ Bᵀ A_n B`` and C_j = Σ_n e_jn T_n for an orthonormal basis {e_j} of R^N,
+    E_d (dᵀ C_j d)² = (2 tr C_j² + (tr C_j)²) / (r (r + 2)) for d uniform on the unit sphere.
+    Tangent e_j give γ^θ, normal ones γ^ι; the normal sum only needs the projection P⊥ T.
+    """
+    r = B.shape[1]
+    T = rho * np.einsum("pa,npq,qb->nab", B, A, B, optimize=True)
+    T = 0.5 * (T + T.transpose(0, 2, 1))
+    Ct = np.einsum("nk,nab->kab", U, T, optimize=True)  # tangent components, (r, r, r)
+    Tn = T - np.einsum("nk,kab->nab", U, Ct, optimize=True)  # normal part, (N, r, r)
+    pe = 2.0 * np.sum(Ct**2) + np.sum(np.trace(Ct, axis1=1, axis2=2) ** 2)
+    ic = 2.0 * np.sum(Tn**2) + np.sum(np.trace(Tn, axis1=1, axis2=2) ** 2)
+    denom = r * (r + 2)
+    return float(np.sqrt(pe / denom)), float(np.sqrt(ic / denom))
+
+
+def _random(
+    second: SecondDirectional,
+    U: np.ndarray,
+    B: np.ndarray,
+    rho: float,
+    n_directions: int,
+    rng: np.random.Generator,
+) -> tuple[float, float, float, float]:
+    """Monte Carlo RMS curvatures over ``n_directions`` uniform unit directions u.
+
+    For u uniform on the unit sphere of the tangent coordinates, h = B u has ``||J h|| = 1``,
+    a = (hᵀ A_n h)_n, and the squared curvatures are k_θ² = ρ²||Uᵀ a||², k_ι² = ρ²||a - U Uᵀ a||².
+    Each γ is sqrt(mean k²); its standard error is the delta-method sd(k²) / (2 γ sqrt(M)).
+    """
+    if n_directions < 2:
+        raise BayesstackError(f"curvature: n_directions must be at least 2, got {n_directions}")
+    Z = rng.standard_normal((n_directions, B.shape[1]))
+    Z /= np.linalg.norm(Z, axis=1, keepdims=True)
+    a = np.asarray(second(Z @ B.T), dtype=float)  # (M, N)
+    t = a @ U
+    k_pe = rho**2 * np.sum(t**2, axis=1)
+    k_ic = rho**2 * np.sum((a - t @ U.T) ** 2, axis=1)
+    out = []
+    for k2 in (k_pe, k_ic):
+        g = float(np.sqrt(np.mean(k2)))
+        se = float(np.std(k2, ddof=1) / (2.0 * g * np.sqrt(n_directions))) if g > 0 else 0.0
+        out += [g, se]
+    return out[0], out[2], out[1], out[3]
+
+
+def rms_curvature(
+    J: np.ndarray,
+    A: np.ndarray | SecondDirectional,
+    *,
+    scale: float | None = None,
+    sigma: float = 1.0,
+    method: Method = "auto",
+    n_directions: int = 1000,
+    rng: np.random.Generator | int | None = None,
+    rank_rtol: float = RANK_RTOL,
+) -> Curvature:
+    """RMS parameter-effects and intrinsic curvature of η at θ (Bates & Watts 1980).
+
+    Parameters
+    ----------
+    J : array (N, P)
+        Jacobian ∂η_n/∂θ_p at θ.
+    A : array (N, P, P) or callable
+        Second derivatives, ``A[n]`` the Hessian of η_n. Or a callable mapping a batch of
+        θ-directions ``H`` (k, P) to the directional second derivatives ``h_kᵀ A_n h_k``, (k, N),
+        which only the ``"random"`` method can use.
+    scale : float, optional
+        The scale ρ the curvature is relative to. Default ``sigma · sqrt(r)`` with r the rank of
+        ``J`` (= P when θ is identifiable): Bates & Watts' ρ = s·√p.
+    sigma : float
+        The residual standard error s used for the default ``scale``.
+    method : {"auto", "exact", "random"}
+        ``"exact"``: closed form of ``MASS::rms.curv``. ``"random"``: Monte Carlo over unit
+        directions. ``"auto"``: exact for an array with P ≤ ``EXACT_MAX_PARAMS``, else random.
+    n_directions : int
+        Random directions for ``"random"``; the standard errors shrink as 1/sqrt(n_directions).
+    rng : Generator or int, optional
+        Seed or generator for ``"random"``.
+    rank_rtol : float
+        Relative tolerance on singular values of ``J`` for its rank.
+
+    Returns
+    -------
+    Curvature
+        ``parameter_effects`` and ``intrinsic``. Both are exactly 0 for affine η; with a
+        rank-deficient ``J`` only directions that move η (the row space of ``J``) are averaged.
+
+    Notes
+    -----
+    In orthonormal tangent coordinates u (θ = θ̂ + B u, ``J B`` orthonormal), the curvature in
+    the unit direction u is ρ·||P A[Bu, Bu]||, with P the projection onto the tangent plane
+    (parameter effects) or its orthogonal complement (intrinsic). The RMS over the unit sphere
+    has the closed form E (uᵀCu)² = (2 tr C² + (tr C)²)/(r(r+2)); ``MASS::rms.curv`` reports
+    these times sqrt(F(p, n-p; 0.95)), see :meth:`Curvature.times_sqrt_f`.
+    """
+    J = np.asarray(J, dtype=float)
+    if J.ndim != 2:
+        raise BayesstackError(f"curvature: J must be (N, P), got shape {J.shape}")
+    N, P = J.shape
+    array = not callable(A)
+    if array:
+        A = np.asarray(A, dtype=float)
+        if A.shape != (N, P, P):
+            raise BayesstackError(f"curvature: A must have shape {(N, P, P)}, got {A.shape}")
+    if method == "auto":
+        method = "exact" if array and P <= EXACT_MAX_PARAMS else "random"
+    if method not in ("exact", "random"):
+        raise BayesstackError(f"curvature: unknown method {method!r}; use auto, exact or random")
+    if method == "exact" and not array:
+        raise BayesstackError("curvature: method 'exact' needs the array A, not a callable")
+
+    U, B = _tangent_basis(J, rank_rtol)
+    r = B.shape[1]
+    rho = _rho(scale, sigma, r)
+    common = {"scale": rho, "n": N, "p": P, "rank": r}
+    if method == "exact":
+        pe, ic = _exact(A, U, B, rho)
+        return Curvature(pe, ic, method="exact", **common)
+
+    second = (lambda H: np.einsum("npq,kp,kq->kn", A, H, H, optimize=True)) if array else A
+    pe, ic, pe_se, ic_se = _random(second, U, B, rho, n_directions, np.random.default_rng(rng))
+    return Curvature(
+        pe, ic, method="random", parameter_effects_se=pe_se, intrinsic_se=ic_se,
+        n_directions=n_directions, **common,
+    )  # fmt: skip
+
+
+# --- stacked GLMs -----------------------------------------------------------------------------
+
+
+def _mode():
+    """Python linker, fast_run rewrites, no elemwise fusion.
+
+    Compiles in about a second with no C or numba step; fused composites would run element by
+    element in the py linker, hence no fusion.
+    """
+    from pytensor.compile.mode import Mode
+
+    return Mode(linker="py", optimizer="fast_run").excluding("fusion")
+
+
+def _point(spec, params: Mapping[str, Any], n_features: int) -> dict[str, np.ndarray]:
+    """The weights as float arrays, checked against the spec's shapes (one point, no samples)."""
+    from bayesstack.network import param_shapes
+
+    out = {}
+    for name, shape in param_shapes(spec, n_features).items():
+        if name not in params:
+            raise BayesstackError(f"curvature: params lacks weight {name!r}")
+        value = np.asarray(params[name], dtype=float)
+        if value.shape != shape:
+            raise BayesstackError(
+                f"curvature: {name} must have shape {shape} (one parameter point), "
+                f"got {value.shape}"
+            )
+        out[name] = value
+    return out
+
+
+def _as_X(X: Any) -> np.ndarray:
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2:
+        raise BayesstackError(f"curvature: X must be (N, D), got shape {X.shape}")
+    return X
+
+
+@lru_cache(maxsize=32)
+def _derivative_fn(spec, n_features: int):
+    """Compile ``f(Θ, X, v) -> (J, A v)`` for the output linear predictor (cached per spec, D).
+
+    Θ is (N, P): θ repeated once per observation and ``X`` is fed as (N, 1, D), so that
+    ``forward`` (with leading sample dims) gives η_n as a function of row Θ_n alone. One
+    backward pass then yields the whole Jacobian (row n = ∂η_n/∂Θ_n), and a second one the
+    Hessian-vector products A_n v for all n at once.
+    """
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bayesstack.network import forward, param_shapes, weight_names
+
+    shapes = param_shapes(spec, n_features)
+    Th = pt.matrix("theta_rep", dtype="float64")
+    Xs = pt.matrix("X", dtype="float64")
+    v = pt.vector("v", dtype="float64")
+    p, start = {}, 0
+    for name in weight_names(spec):
+        size = int(np.prod(shapes[name], dtype=int))
+        p[name] = Th[:, start : start + size].reshape((Th.shape[0], *shapes[name]))
+        start += size
+    eta = forward(spec, p, Xs[:, None, :], xp="pytensor")[:, 0]
+    G = pytensor.grad(eta.sum(), Th, disconnected_inputs="ignore")
+    Hv = pytensor.grad((G @ v).sum(), Th, disconnected_inputs="ignore")
+    return pytensor.function([Th, Xs, v], [G, Hv], mode=_mode(), on_unused_input="ignore")
+
+
+def _prepare(spec, params: Mapping[str, Any], X: Any):
+    """Checked inputs, θ and the compiled derivative function for one parameter point."""
+    from bayesstack.network import flatten
+
+    X = _as_X(X)
+    theta = flatten(_point(spec, params, X.shape[1]), spec)
+    Th = np.ascontiguousarray(np.broadcast_to(theta, (X.shape[0], theta.size)))
+    return X, Th, _derivative_fn(spec, X.shape[1])
+
+
+def stack_derivatives(spec, params: Mapping[str, Any], X: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Jacobian and second derivatives of a stacked GLM's output linear predictor.
+
+    Parameters
+    ----------
+    spec : Spec
+        The architecture.
+    params : mapping
+        Weights ``W{l}``, ``b{l}`` at one point (no sample dims).
+    X : array (N, D)
+        Inputs.
+
+    Returns
+    -------
+    J : array (N, P)
+        ∂η_n/∂θ_p, θ flattened in the order of ``network.weight_names(spec)``.
+    A : array (N, P, P)
+        ``A[n]`` the Hessian of η_n in θ, built from P Hessian-vector products.
+    """
+    X, Th, f = _prepare(spec, params, X)
+    N, P = Th.shape
+    J, _ = f(Th, X, np.zeros(P))
+    A = np.empty((N, P, P))
+    for a, e in enumerate(np.eye(P)):
+        A[:, :, a] = f(Th, X, e)[1]  # A_n e_a for all n
+    return J, 0.5 * (A + A.transpose(0, 2, 1))
+
+
+def _default_sigma(spec, params: Mapping[str, Any], sigma: float | None) -> float:
+    if sigma is not None:
+        return float(sigma)
+    from bayesstack.registry import FAMILIES
+
+    if "sigma" in FAMILIES[spec.family].nuisance and "sigma" in params:
+        s = np.asarray(params["sigma"], dtype=float)
+        if s.shape != ():
+            raise BayesstackError(f"curvature: sigma must be a scalar, got shape {s.shape}")
+        return float(s)
+    return 1.0
+
+
+def stack_curvature(
+    spec,
+    params: Mapping[str, Any],
+    X: Any,
+    *,
+    sigma: float | None = None,
+    scale: float | None = None,
+    method: Method = "auto",
+    n_directions: int = 1000,
+    rng: np.random.Generator | int | None = None,
+) -> Curvature:
+    """RMS relative curvature of a stacked GLM's output linear predictor η in its weights θ.
+
+    θ is the flat vector of all weights in the order of ``network.weight_names(spec)``; η is
+    :func:`bayesstack.network.forward` at the observed ``X``, differentiated exactly by
+    pytensor (one compiled function per spec and input width, cached across calls).
+
+    Parameters
+    ----------
+    spec : Spec
+        The architecture.
+    params : mapping
+        Weights ``W{l}``, ``b{l}`` at one point (no sample dims); other keys are ignored except
+        ``sigma`` (see ``sigma``).
+    X : array (N, D)
+        Observed inputs.
+    sigma : float, optional
+        Noise scale s. Default: ``params["sigma"]`` for families with a ``sigma`` (gaussian,
+        student_t) when present, else 1, i.e. curvature in units of the linear predictor.
+        For non-Gaussian families the relative-curvature scale is a convention, not a
+        residual standard error.
+    scale : float, optional
+        The scale ρ directly; default ``s · sqrt(r)`` with r = rank of J (= P when the weights
+        are identifiable; hidden-unit symmetries such as the linear group of an identity
+        layer make r < P, and ρ then uses the dimension r of the expectation surface).
+    method : {"auto", "exact", "random"}
+        ``"auto"`` is exact for P ≤ ``EXACT_MAX_PARAMS`` and N·P² ≤ ``EXACT_MAX_ELEMENTS``.
+        ``"exact"`` builds A from P Hessian-vector products; ``"random"`` needs one per direction.
+    n_directions : int
+        Random directions for ``"random"``.
+    rng : Generator or int, optional
+        Seed for ``"random"``.
+
+    Returns
+    -------
+    Curvature
+        Exactly 0 for a GLM (depth 0, whatever its columns); a deep linear stack has zero
+        intrinsic but positive parameter-effects curvature.
+    """
+    X = _as_X(X)
+    N, D = X.shape
+    P = sum(int(np.prod(v.shape, dtype=int)) for v in _point(spec, params, D).values())
+    if method == "auto":
+        small = P <= EXACT_MAX_PARAMS and N * P * P <= EXACT_MAX_ELEMENTS
+        method = "exact" if small else "random"
+    if method not in ("exact", "random"):
+        raise BayesstackError(f"curvature: unknown method {method!r}; use auto, exact or random")
+
+    s = _default_sigma(spec, params, sigma)
+    kw = {"scale": scale, "sigma": s, "rng": rng, "n_directions": n_directions}
+    if method == "exact":
+        return rms_curvature(*stack_derivatives(spec, params, X), method="exact", **kw)
+
+    X, Th, f = _prepare(spec, params, X)
+    J, _ = f(Th, X, np.zeros(P))
+
+    def second(H: np.ndarray) -> np.ndarray:
+        return np.stack([f(Th, X, h)[1] @ h for h in H])  # (A_n h)·h for all n
+
+    return rms_curvature(J, second, method="random", **kw)
+
+
+# --- curvature in the inputs ------------------------------------------------------------------
+
+
+def input_curvature(
+    spec,
+    params: Mapping[str, Any],
+    X: Any,
+    *,
+    feature_map: Callable[[Any], Any] | None = None,
+    input_scale: float | np.ndarray | None = None,
+) -> InputCurvature:
+    """RMS relative curvature of η in the raw inputs x, for whether the model is linear in x.
+
+    A GLM whose columns include x² is linear in θ and in its columns but not in x; pass the
+    column construction as ``feature_map`` so that the derivatives are taken in raw x.
+
+    Parameters
+    ----------
+    spec : Spec
+        The architecture.
+    params : mapping
+        Weights at one point (no sample dims).
+    X : array (N, D)
+        Raw inputs.
+    feature_map : callable, optional
+        φ: pytensor (N, D) -> (N, D') building the network's columns from raw inputs, acting
+        row by row (e.g. ``lambda x: pt.concatenate([x, x**2], axis=1)``). Identity by default.
+    input_scale : float or array (D,), optional
+        Per-input scale s_j; derivatives are taken in standardised inputs z_j = x_j / s_j.
+        Default: the column standard deviations of ``X`` (1 for constant columns), so the
+        measure does not depend on the inputs' units.
+
+    Returns
+    -------
+    InputCurvature
+        ``rms`` is exactly 0 when η is affine in x on the data (a GLM, a deep linear stack).
+
+    Notes
+    -----
+    For observation n let g_n = ∇_z η_n and H_n = ∇²_z η_n. Over unit directions d (uniform on
+    the sphere in z) the mean squared second directional derivative is
+    q_n = E (dᵀ H_n d)² = (2 tr H_n² + (tr H_n)²) / (D (D + 2)) and the mean squared first
+    directional derivative is E (g_nᵀ d)² = ||g_n||² / D. The summary is
+
+        κ = sqrt( Σ_n q_n / Σ_n ||g_n||²/D ),
+
+    RMS curvature over RMS slope, in units of one input scale: along a step of t scales the
+    quadratic term is about κ t / 2 times the linear one. As for the parameter-effects
+    measure, it is a second derivative relative to the first in a unit-scale coordinate
+    system; unlike it, it needs no noise scale. ``per_observation`` holds sqrt(q_n D)/||g_n||.
+    """
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bayesstack.network import forward
+
+    X = _as_X(X)
+    N, D = X.shape
+    if input_scale is None:
+        s = X.std(axis=0)
+        s = np.where(s > 0, s, 1.0)
+    else:
+        s = np.broadcast_to(np.asarray(input_scale, dtype=float), (D,)).copy()
+        if not np.all(np.isfinite(s) & (s > 0)):
+            raise BayesstackError("input_curvature: input_scale must be positive")
+
+    Xs = pt.matrix("X", dtype="float64")
+    cols = Xs if feature_map is None else feature_map(Xs)
+    n_cols = int(cols.type.shape[1]) if cols.type.shape[1] is not None else None
+    if n_cols is None:  # static width unknown: evaluate φ once on the data
+        n_cols = int(pytensor.function([Xs], cols.shape[1], mode=_mode())(X))
+    point = _point(spec, params, n_cols)
+    p = {k: pt.as_tensor(v) for k, v in point.items()}
+    eta = forward(spec, p, cols, xp="pytensor")
+    # rows are independent, so the gradient of Σ η holds each ∇_x η_n in row n
+    G = pytensor.grad(eta.sum(), Xs, disconnected_inputs="ignore")
+    H = pt.stack(
+        [pytensor.grad(G[:, j].sum(), Xs, disconnected_inputs="ignore") for j in range(D)],
+        axis=1,
+    )  # (N, D, D)
+    g, h = pytensor.function([Xs], [G, H], mode=_mode(), on_unused_input="ignore")(X)
+
+    g = g * s  # chain rule to z = x / s
+    h = h * s[None, :, None] * s[None, None, :]
+    h = 0.5 * (h + h.transpose(0, 2, 1))
+    q = (2.0 * np.sum(h**2, axis=(1, 2)) + np.trace(h, axis1=1, axis2=2) ** 2) / (D * (D + 2))
+    slope2 = np.sum(g**2, axis=1) / D
+    total = float(np.sum(slope2))
+    rms = float(np.sqrt(np.sum(q) / total)) if total > 0 else (0.0 if np.all(q == 0) else np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per = np.where(q == 0, 0.0, np.sqrt(q / slope2))
+    return InputCurvature(rms, N, D, tuple(float(x) for x in s), per)

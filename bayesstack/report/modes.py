@@ -1,0 +1,276 @@
+"""The log density between modes: straight paths and 2-D slices for the report's figures.
+
+Points are whole unconstrained parameter vectors (weights and log noise), evaluated with the
+run's compiled model log density, ``model_of(run).compile_logp()``: the density NUTS samples.
+Modes are found in the run itself: the best draw of each chain, matched up to symmetry through
+the ``canonical_posterior`` group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from bayesstack.network import weight_names
+from bayesstack.sampling import model_of, spec_of
+
+_SYMMETRIC_RATIO = 0.3  # canonical distance / raw distance below which two draws are images
+
+
+@dataclass(frozen=True)
+class LogDensity:
+    """A run's log density on flat unconstrained vectors, and its posterior draws as such."""
+
+    fn: object  # compiled model.compile_logp()
+    names: tuple[str, ...]  # value variables, in flat order
+    shapes: tuple[tuple[int, ...], ...]
+    weights: np.ndarray  # bool mask of the weight coordinates
+    draws: np.ndarray  # (chain, draw, P): posterior draws, unconstrained
+    canonical: np.ndarray | None  # (chain, draw, n_weights): canonical weights
+    logp: np.ndarray  # (chain, draw)
+
+    def __call__(self, x: np.ndarray) -> float:
+        """Log density at one flat vector."""
+        point, i = {}, 0
+        for name, shape in zip(self.names, self.shapes, strict=True):
+            size = int(np.prod(shape, dtype=int))
+            point[name] = x[i : i + size].reshape(shape)
+            i += size
+        return float(self.fn(point))
+
+    def many(self, X: np.ndarray) -> np.ndarray:
+        """Log density at every row of ``X (..., P)``."""
+        flat = X.reshape(-1, X.shape[-1])
+        return np.array([self(x) for x in flat]).reshape(X.shape[:-1])
+
+
+def log_density(run: xr.DataTree) -> LogDensity:
+    """The compiled log density of ``run`` and its draws as flat unconstrained vectors."""
+    model = model_of(run)
+    spec = spec_of(run)
+    post = run["posterior"]
+    wnames = set(weight_names(spec))
+    names, shapes, cols, mask = [], [], [], []
+    for rv in model.free_RVs:
+        vv = model.rvs_to_values[rv]
+        da = post[rv.name]
+        x = da.transpose("chain", "draw", *[d for d in da.dims if d not in ("chain", "draw")])
+        x = x.values
+        if model.rvs_to_transforms.get(rv) is not None:  # positive: every one is log-transformed
+            x = np.log(x)
+        names.append(vv.name)
+        shapes.append(x.shape[2:])
+        cols.append(x.reshape(*x.shape[:2], -1))
+        mask += [rv.name in wnames] * cols[-1].shape[-1]
+    draws = np.concatenate(cols, axis=-1)
+    canonical = None
+    if "canonical_posterior" in run.children:
+        cp = run["canonical_posterior"]
+        canonical = np.concatenate(
+            [
+                cp[n].transpose("chain", "draw", ...).values.reshape(*draws.shape[:2], -1)
+                for n in (rv.name for rv in model.free_RVs)
+                if n in wnames
+            ],
+            axis=-1,
+        )
+    fn = model.compile_logp()
+    ld = LogDensity(fn, tuple(names), tuple(shapes), np.array(mask), draws, canonical, np.empty(0))
+    stats = run["sample_stats"] if "sample_stats" in run.children else {}
+    key = next((k for k in ("logp", "lp") if k in stats), None)
+    logp = stats[key].transpose("chain", "draw").values if key else ld.many(draws)
+    return LogDensity(ld.fn, ld.names, ld.shapes, ld.weights, draws, canonical, logp)
+
+
+@dataclass(frozen=True)
+class ModePair:
+    """Two points A, B (flat unconstrained vectors) and how they were found."""
+
+    a: np.ndarray
+    b: np.ndarray
+    label: str
+    chains: tuple[int, ...] = ()
+
+
+def chain_modes(ld: LogDensity) -> tuple[np.ndarray, np.ndarray | None]:
+    """The best draw of every chain, raw ``(C, P)`` and canonical weights ``(C, W)``."""
+    best = np.argmax(ld.logp, axis=1)
+    ar = np.arange(len(best))
+    raw = ld.draws[ar, best]
+    can = None if ld.canonical is None else ld.canonical[ar, best]
+    return raw, can
+
+
+def _symmetric_pairs(ld: LogDensity) -> list[tuple[float, int, int]]:
+    """Chain pairs whose best draws are far apart raw but close after canonicalisation."""
+    raw, can = chain_modes(ld)
+    if can is None:
+        return []
+    w = raw[:, ld.weights]
+    out = []
+    for i in range(len(w)):
+        for j in range(i + 1, len(w)):
+            dr, dc = np.linalg.norm(w[i] - w[j]), np.linalg.norm(can[i] - can[j])
+            if dr > 0 and dc < _SYMMETRIC_RATIO * dr:
+                out.append((dc / dr, i, j))
+    return sorted(out)
+
+
+def _image(run: xr.DataTree, ld: LogDensity, x: np.ndarray, seed: int) -> np.ndarray:
+    """``x`` moved by a random non-identity element of the posterior symmetry group."""
+    from bayesstack.geometry.symmetry import apply, random_element
+
+    spec = spec_of(run)
+    model = model_of(run)
+    names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+    params, i = {}, 0
+    for name, shape in zip(names, ld.shapes, strict=True):
+        size = int(np.prod(shape, dtype=int))
+        params[name] = x[i : i + size].reshape(shape)
+        i += size
+    rng = np.random.default_rng(seed)
+    for _ in range(100):
+        moved = apply(spec, params, random_element(spec, rng=rng))
+        y = np.concatenate([np.ravel(moved[n]) for n in names])
+        if np.linalg.norm(y - x) > 1e-6 * (1 + np.linalg.norm(x)):
+            return y
+    return x
+
+
+def mode_pair(run: xr.DataTree, ld: LogDensity, *, seed: int = 0) -> ModePair:
+    """Two symmetric modes of a stack, or two distant draws of a GLM's single mode."""
+    if spec_of(run).depth == 0:
+        flat = ld.draws.reshape(-1, ld.draws.shape[-1])
+        w = flat[:, ld.weights]
+        z = w - w.mean(0)
+        _, _, vt = np.linalg.svd(z / (z.std(0) + 1e-12), full_matrices=False)
+        score = (z / (z.std(0) + 1e-12)) @ vt[0]
+        a, b = flat[np.argmin(score)], flat[np.argmax(score)]
+        return ModePair(a, b, "A, B: its two most distant draws on the first principal axis")
+    pairs = _symmetric_pairs(ld)
+    raw, _ = chain_modes(ld)
+    if pairs:
+        _, i, j = pairs[0]
+        return ModePair(raw[i], raw[j], f"A, B: best draws of chains {i} and {j}", (i, j))
+    top = int(np.argmax(ld.logp.max(axis=1)))
+    b = _image(run, ld, raw[top], seed)
+    return ModePair(
+        raw[top], b, f"A: best draw (chain {top}); B: its image under the group", (top,)
+    )
+
+
+def nats(x: float) -> str:
+    """A log-density difference for people: ``1950``, ``41.9``, ``0.31``."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+@dataclass(frozen=True)
+class Path:
+    """The log density along ``(1 - t) A + t B``."""
+
+    t: np.ndarray
+    logp: np.ndarray
+    logp_a: float
+    logp_b: float
+    barrier: float
+    label: str
+
+    def describe(self) -> str:
+        """One sentence with the numbers."""
+        if self.barrier > 0:
+            return (
+                f"{self.label}; log density {self.logp_a:.1f} and {self.logp_b:.1f} at the ends, "
+                f"barrier {nats(self.barrier)} nats."
+            )
+        rise = float(np.max(self.logp) - max(self.logp_a, self.logp_b))
+        return f"{self.label}; no barrier, the path rises {nats(rise)} nats between them."
+
+
+def mode_path(run: xr.DataTree, t: np.ndarray, *, seed: int = 0) -> Path:
+    """Log density along the straight line between two modes of ``run`` (see :func:`mode_pair`).
+
+    Parameters
+    ----------
+    run : xarray.DataTree
+        A run with a ``canonical_posterior`` group.
+    t : array
+        Positions on the line; 0 is A and 1 is B.
+    seed : int
+        Seed of the group element used when no two chains sit in symmetric modes.
+
+    Returns
+    -------
+    Path
+        ``barrier``: how far the density falls below the lower endpoint between A and B.
+    """
+    ld = log_density(run)
+    pair = mode_pair(run, ld, seed=seed)
+    X = (1 - t)[:, None] * pair.a + t[:, None] * pair.b
+    lp = ld.many(X)
+    la, lb = ld(pair.a), ld(pair.b)
+    inside = (t >= 0) & (t <= 1)
+    barrier = max(0.0, min(la, lb) - float(np.min(lp[inside])))
+    return Path(t, lp, la, lb, barrier, pair.label)
+
+
+@dataclass(frozen=True)
+class Slice:
+    """The log density on a plane: ``logp[i, j]`` at ``A + alpha[i] (B - A) + beta[j] e2``."""
+
+    alpha: np.ndarray
+    beta: np.ndarray
+    logp: np.ndarray
+    points: tuple[tuple[float, float], ...]
+    point_labels: tuple[str, ...]
+    label: str
+
+    def describe(self) -> str:
+        """What the plane goes through."""
+        return self.label
+
+
+def mode_slice(run: xr.DataTree, *, n: int = 61, seed: int = 0) -> Slice:
+    """The log density on the plane through two symmetric modes A, B and a third point C.
+
+    C is a third chain's mode that is an image of A, else A moved by a random group element.
+    Only the weights move; the noise parameters stay at A's values.
+    """
+    ld = log_density(run)
+    pair = mode_pair(run, ld, seed=seed)
+    raw, _ = chain_modes(ld)
+    third = [
+        (r, i, j)
+        for r, i, j in _symmetric_pairs(ld)
+        if pair.chains and pair.chains[0] in (i, j) and {i, j} != set(pair.chains)
+    ]
+    if third:
+        k = third[0][2] if third[0][1] == pair.chains[0] else third[0][1]
+        c, clab = raw[k], f"chain {k}"
+    else:
+        c, clab = _image(run, ld, pair.a, seed + 1), "image of A"
+    m = ld.weights
+    a, e1 = pair.a, np.where(m, pair.b - pair.a, 0.0)
+    w = np.where(m, c - a, 0.0)
+    n1 = float(e1 @ e1)
+    c1 = float(w @ e1) / n1
+    v = w - c1 * e1
+    c2 = float(np.linalg.norm(v)) / np.sqrt(n1)
+    if c2 < 1e-6:  # C on the line through A and B: any orthogonal direction
+        v = np.where(m, np.random.default_rng(seed).normal(size=a.shape), 0.0)
+        v -= (v @ e1) / n1 * e1
+        c2 = 0.0
+    e2 = v / np.linalg.norm(v) * np.sqrt(n1)
+    alpha = np.linspace(min(0, c1) - 0.35, max(1, c1) + 0.35, n)
+    hi = max(c2, 0.5)
+    beta = np.linspace(-0.35 if c2 > 0 else -hi, hi + 0.35 if c2 > 0 else hi, n)
+    grid = a + alpha[:, None, None] * e1 + beta[None, :, None] * e2
+    lp = ld.many(grid)
+    pts = [(0.0, 0.0), (1.0, 0.0)]
+    labs = ["A", "B"]
+    if c2 > 0:
+        pts.append((c1, c2))
+        labs.append("C")
+    label = f"A and B ({pair.label.split(': ', 1)[-1]}) and C ({clab})"
+    return Slice(alpha, beta, lp, tuple(pts), tuple(labs), label)

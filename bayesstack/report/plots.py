@@ -1,0 +1,427 @@
+"""The report's figures, each a PNG with a caption that says what to see.
+
+arviz-plots draws what it has (trace, posterior predictive, ELPD comparison); matplotlib draws
+the rest (one unit's weights before and after canonicalisation, the log density between modes,
+R-hat in weight and function space).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import textwrap
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import arviz as az
+import matplotlib.colors
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib.figure import Figure as MplFigure
+
+from bayesstack.network import param_dims, weight_names
+from bayesstack.report import modes
+from bayesstack.report.compare import Comparison, ModelRow, eta_draws
+from bayesstack.sampling import model_of, spec_of
+
+DPI = 100
+PPC_DRAWS = 60  # posterior draws behind each posterior predictive check
+_CHAIN_CMAP = "tab10"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A rendered figure: a file stem, a title, a caption and PNG bytes."""
+
+    key: str
+    title: str
+    caption: str
+    png: bytes
+
+
+def to_png(fig: MplFigure) -> bytes:
+    """PNG bytes of a matplotlib figure, cropped to what is drawn (titles included)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.15)
+    return buf.getvalue()
+
+
+def _pc_png(pc) -> bytes:
+    """PNG bytes of an arviz-plots ``PlotCollection``, through its matplotlib figure."""
+    import matplotlib.pyplot as plt  # arviz-plots draws through pyplot: close what it opened
+
+    fig = pc.viz["figure"].item()
+    fig.set_layout_engine("constrained")
+    try:
+        return to_png(fig)
+    finally:
+        plt.close(fig)
+
+
+@contextmanager
+def _quiet(logger: str):
+    """Silence a library's info logging (PyMC's "Sampling: [y]") for a moment."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
+
+
+def _chain_colors(n: int) -> list:
+    cmap = matplotlib.colormaps[_CHAIN_CMAP]
+    return [cmap(i % 10) for i in range(n)]
+
+
+# --- arviz-plots ------------------------------------------------------------------------------
+def trace_figure(run: xr.DataTree, row: ModelRow) -> Figure:
+    """Trace of the output layer's weights and the noise, one colour per chain."""
+    spec = spec_of(run)
+    out = f"W{spec.n_layers}"
+    noise = [v for v in ("sigma", "nu", "alpha") if v in run["posterior"]]
+    pc = az.plot_trace(run, var_names=[out, *noise], figure_kwargs={"figsize": (12, 2.6)})
+    pc.add_legend("chain", loc="outside right upper", title="chain")
+    rhat = az.rhat(run, var_names=[out, *noise])
+    r_out = float(rhat[out].max())
+    text = f"Each colour is one of {row.chains} chains. "
+    if r_out > 1.1:
+        text += (
+            f"The output weights {out} sit at different levels in different chains (R-hat up to "
+            f"{r_out:.2f}): "
+        )
+        text += (
+            "the same fit with its hidden units relabelled or sign-flipped, chains stuck in "
+            "symmetric modes. "
+            if row.verdict == "symmetric multimodality"
+            else f"chains in different modes ({row.verdict}). "
+        )
+    else:
+        text += f"The chains overlap on {out} (R-hat up to {r_out:.2f}). "
+    if row.continuous_symmetries:
+        text += (
+            f"Continuous symmetries ({', '.join(row.continuous_symmetries)}) let the weights "
+            "drift along whole orbits. "
+        )
+    if noise:
+        r_n = float(max(rhat[v].max() for v in noise))
+        text += f"The noise {', '.join(noise)}, a function of the fit alone, has R-hat {r_n:.2f}."
+    return Figure(f"trace-{_slug(row.name)}", f"Trace plot: {row.name}", text.strip(), _pc_png(pc))
+
+
+def ppc_figure(run: xr.DataTree, name: str, *, seed: int = 0) -> Figure:
+    """Posterior predictive density against the observed one (``az.plot_ppc_dist``)."""
+    import pymc as pm
+
+    post = run["posterior"]
+    stride = max(1, post.sizes["draw"] * post.sizes["chain"] // PPC_DRAWS)
+    sub = run.isel(draw=slice(0, None, stride))
+    with _quiet("pymc"):
+        pp = pm.sample_posterior_predictive(
+            sub,
+            model=model_of(run),
+            random_seed=seed,
+            progressbar=False,
+            extend_inferencedata=False,
+            compile_kwargs={"mode": "FAST_COMPILE"},
+        )
+    tree = xr.DataTree.from_dict(
+        {
+            "posterior_predictive": pp["posterior_predictive"].to_dataset(),
+            "observed_data": run["observed_data"].to_dataset(),
+        }
+    )
+    k = pp["posterior_predictive"].sizes["chain"] * pp["posterior_predictive"].sizes["draw"]
+    pc = az.plot_ppc_dist(tree, num_samples=k, figure_kwargs={"figsize": (5.5, 3)})
+    pc.viz["figure"].item().suptitle(name, fontsize=10)
+    caption = (
+        f"Density of {k} replicated data sets (blue), each from one posterior draw, against the "
+        "observed y (black). Where the black curve leaves the blue band, the model misses the "
+        "shape of the data."
+    )
+    return Figure(f"ppc-{_slug(name)}", f"Posterior predictive check: {name}", caption, _pc_png(pc))
+
+
+def compare_figure(cmp: pd.DataFrame) -> Figure:
+    """ELPD-LOO of every model with its standard error (``az.plot_compare``)."""
+    h = 1.0 + 0.45 * len(cmp)
+    pc = az.plot_compare(cmp, figure_kwargs={"figsize": (8, h)})
+    best = cmp.index[0]
+    caption = (
+        f"Expected log predictive density (PSIS-LOO) of each model relative to the best, "
+        f"{best}, with its standard error of the difference. Higher is better; a model whose "
+        "bar reaches the dashed line predicts about as well as the best."
+    )
+    return Figure("compare", "Model comparison (ELPD-LOO)", caption, _pc_png(pc))
+
+
+# --- matplotlib -------------------------------------------------------------------------------
+def unit_pair_figure(run: xr.DataTree, name: str, *, layer: int = 1, unit: int = 0) -> Figure:
+    """One hidden unit's incoming weights, raw against canonical, coloured by chain.
+
+    The raw panel shows label ``unit`` in every chain; the canonical panel shows the canonical
+    unit that chain 0's ``unit`` maps to (closest up to sign), so one cloud stays in place.
+    """
+    spec = spec_of(run)
+    d_in, d_unit = param_dims(spec)[f"W{layer}"]
+    raw = run["posterior"][f"W{layer}"].transpose("chain", "draw", d_unit, d_in).values
+    can = run["canonical_posterior"][f"W{layer}"].transpose("chain", "draw", d_unit, d_in).values
+    ref = raw[0, :, unit].mean(0)
+    means = can.mean((0, 1))  # (units, d_in)
+    k = int(
+        np.argmin(
+            np.minimum(np.linalg.norm(means - ref, axis=1), np.linalg.norm(means + ref, axis=1))
+        )
+    )
+    labels = [str(v) for v in run["posterior"][d_in].values[:2]]
+    fig = MplFigure(figsize=(9, 4.2))
+    axes = fig.subplots(1, 2, sharex=True, sharey=True)
+    colors = _chain_colors(raw.shape[0])
+    panels = ((raw[:, :, unit], f"raw draws, unit {unit}"), (can[:, :, k], f"canonical, unit {k}"))
+    for ax, (w, title) in zip(axes, panels, strict=True):
+        for c in range(w.shape[0]):
+            ax.scatter(
+                w[c, :, 0],
+                w[c, :, 1],
+                s=4,
+                alpha=0.35,
+                color=colors[c],
+                label=f"chain {c}",
+                rasterized=True,
+            )
+        ax.axhline(0, color="0.7", lw=0.6)
+        ax.axvline(0, color="0.7", lw=0.6)
+        ax.set_title(title)
+        ax.set_xlabel(f"W{layer}[{labels[0]}, ·]")
+    axes[0].set_ylabel(f"W{layer}[{labels[1]}, ·]")
+    axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), markerscale=3, fontsize=8)
+    fig.suptitle(f"{name}: incoming weights of one hidden unit of layer {layer}")
+    fig.set_layout_engine("constrained")
+    n_clouds = len(
+        {tuple(np.sign(raw[c, :, unit].mean(0)).astype(int)) for c in range(raw.shape[0])}
+    )
+    caption = (
+        f"Left: the incoming weights of the unit labelled {unit}, in every chain: the chains put "
+        f"them in {n_clouds} sign pattern(s); a sign flip sends a cloud through the origin and a "
+        "relabelling brings in another unit's cloud. Right: the same draws after "
+        f"canonicalisation, canonical unit {k}: the mirrored and relabelled clouds collapse into "
+        "one; a cloud left apart would be a genuinely different mode."
+    )
+    return Figure(
+        f"pair-{_slug(name)}",
+        f"One hidden unit before and after canonicalisation: {name}",
+        caption,
+        to_png(fig),
+    )
+
+
+def path_figure(comparison: Comparison, *, seed: int = 0) -> Figure:
+    """Log density along the straight line between two symmetric modes, per stack and GLM."""
+    runs, rows = comparison.runs, _by_depth(comparison.rows)
+    ncol = min(3, len(rows))
+    nrow = -(-len(rows) // ncol)
+    fig = MplFigure(figsize=(4.2 * ncol, 3.3 * nrow))
+    axes = fig.subplots(nrow, ncol, squeeze=False)
+    t = np.linspace(-0.25, 1.25, 121)
+    inside = (t >= 0) & (t <= 1)
+    notes = []
+    for ax, row in zip(axes.flat, rows, strict=False):
+        path = modes.mode_path(runs[row.name], t, seed=seed)
+        rel = path.logp - max(path.logp_a, path.logp_b)
+        ax.plot(t, rel, color="C3" if row.depth else "C0")
+        for x in (0, 1):
+            ax.axvline(x, color="0.6", ls=":", lw=0.8)
+        title = f"{row.name}\n" + textwrap.fill(path.label, 42)
+        ax.set_title(title, fontsize=8.5)
+        ax.set_xlabel("t (0 = A, 1 = B)")
+        ax.set_ylabel("Δ log density (nats)")
+        if path.barrier > 0:
+            i = int(np.flatnonzero(inside)[np.argmin(rel[inside])])
+            ax.annotate(
+                f"barrier {modes.nats(path.barrier)} nats",
+                xy=(t[i], rel[i]),
+                xytext=(0.5, 0.86),
+                textcoords="axes fraction",
+                ha="center",
+                fontsize=8,
+                arrowprops={"arrowstyle": "->", "lw": 0.7},
+            )
+        notes.append(f"{row.name}: {path.describe()}")
+    for ax in axes.flat[len(rows) :]:
+        ax.set_visible(False)
+    fig.set_layout_engine("constrained")
+    caption = (
+        "The log posterior density (unconstrained space, as the sampler sees it) along the "
+        "straight line θ(t) = (1 − t)·A + t·B, relative to the higher endpoint. For a stack, A "
+        "and B are the best draws of two chains in symmetric modes (images of each other under "
+        "the symmetry group; if no two chains are, B is A's image under a random group element): "
+        "the density drops between them, a barrier NUTS does not cross. For the GLM, A and B are "
+        "its two most distant posterior draws: the path rises to the one mode between them and "
+        "never falls below its endpoints (log-concavity). " + " ".join(notes)
+    )
+    return Figure("mode-path", "Log density between modes", caption, to_png(fig))
+
+
+def slice_figure(run: xr.DataTree, name: str, *, seed: int = 0, n: int = 61) -> Figure:
+    """The log density on the plane through three modes (or two and a random direction)."""
+    sl = modes.mode_slice(run, n=n, seed=seed)
+    depth = np.maximum(np.nanmax(sl.logp) - sl.logp, 0.0)  # nats below the best point
+    top = float(np.nanmax(depth))
+    levels = np.array([0, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4])
+    levels = np.append(levels[levels < top], top * 1.001)
+    norm = matplotlib.colors.BoundaryNorm(levels, 256)
+    fig = MplFigure(figsize=(7, 4.8))
+    ax = fig.subplots()
+    cs = ax.contourf(sl.alpha, sl.beta, depth.T, levels=levels, cmap="viridis_r", norm=norm)
+    ax.contour(sl.alpha, sl.beta, depth.T, levels=levels[1:-1], colors="k", linewidths=0.3)
+    cb = fig.colorbar(cs, ax=ax, label="nats below the best point on the slice")
+    cb.set_ticks(levels[:-1])
+    cb.set_ticklabels([f"{v:g}" for v in levels[:-1]])
+    for (x, y), lab in zip(sl.points, sl.point_labels, strict=True):
+        ax.plot(x, y, "o", color="white", mec="black", ms=7)
+        ax.annotate(
+            lab,
+            (x, y),
+            xytext=(5, 5),
+            textcoords="offset points",
+            color="white",
+            fontsize=9,
+            weight="bold",
+        )
+    ax.set_xlabel("along A → B (units of |B − A|)")
+    ax.set_ylabel("second direction (units of |B − A|)")
+    ax.set_title(f"{name}: a 2-D slice through its modes")
+    caption = (
+        f"The log density on the plane through {sl.describe()}; the noise parameters stay at "
+        "A's values. Contours are log-spaced in nats below the best point: bright basins "
+        "around the modes and dark valleys between them show separate islands of probability, "
+        "each a copy of the others under the symmetry group."
+    )
+    return Figure(f"slice-{_slug(name)}", f"2-D slice through modes: {name}", caption, to_png(fig))
+
+
+def rhat_figure(comparison: Comparison) -> Figure:
+    """R-hat per parameter: raw, canonical, and function space (η at every observation)."""
+    rows = _by_depth(comparison.rows)
+    fig = MplFigure(figsize=(11, 2.3 * len(rows)))
+    axes = fig.subplots(len(rows), 1, squeeze=False)
+    for ax, row in zip(axes[:, 0], rows, strict=True):
+        run = comparison.runs[row.name]
+        labels, raw, can = rhat_per_parameter(run)
+        fn = np.asarray(az.rhat(xr.DataArray(eta_draws(run), dims=("chain", "draw", "obs"))))
+        x = np.arange(len(labels))
+        band = f"function space: R-hat of η(x_i), {fn.min():.3f}–{fn.max():.3f}"
+        ax.axhspan(fn.min(), fn.max(), color="C2", alpha=0.25, label=band)
+        ax.plot(x, raw, "o", color="C3", ms=5, label="weights, raw")
+        ax.plot(x, can, "x", color="C0", ms=6, mew=1.5, label="weights, canonical")
+        ax.axhline(1.01, color="0.3", ls="--", lw=0.8, label="1.01")
+        top = float(np.nanmax([*raw, *can, *fn, 1.05])) * 1.08
+        ax.set_yscale("log" if top > 1.5 else "linear")
+        ax.set_ylim(0.985, top)
+        ticks = (1.0, 1.1, 1.5, 2, 3, 5, 10, 20, 50) if top > 1.5 else (1.0, 1.02, 1.05, 1.1, 1.2)
+        ax.set_yticks([v for v in ticks if v < top], [f"{v:g}" for v in ticks if v < top])
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xticks(x, labels, rotation=90, fontsize=7)
+        ax.set_xlim(-0.7, len(labels) - 0.3)
+        ax.set_title(row.name, fontsize=10, loc="left")
+        ax.set_ylabel("R-hat")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    fig.set_layout_engine("constrained")
+    caption = (
+        "Rank-normalised R-hat of every weight, raw (red circles) and after canonicalisation "
+        "(blue crosses), and the range of R-hat of the linear predictor η at the observed "
+        "points (green band). Symmetric multimodality shows as raw R-hat far above 1.01 while "
+        "canonical and function-space R-hat stay near 1: the chains disagree about labels, not "
+        "about the fitted function."
+    )
+    return Figure("rhat", "R-hat in weight space and function space", caption, to_png(fig))
+
+
+def rhat_per_parameter(run: xr.DataTree) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Labels and R-hat of every scalar weight, raw and canonical."""
+    names = weight_names(spec_of(run))
+    raw = az.rhat(run, var_names=names)
+    can = az.rhat(run, var_names=names, group="canonical_posterior")
+    labels, r, c = [], [], []
+    for k in names:
+        a, b = raw[k], can[k].transpose(*raw[k].dims)
+        for idx in np.ndindex(a.shape):
+            coords = ",".join(str(a[d].values[j]) for d, j in zip(a.dims, idx, strict=True))
+            labels.append(f"{k}[{coords}]" if coords else k)
+        r += np.ravel(a.values).tolist()
+        c += np.ravel(b.values).tolist()
+    return labels, np.array(r), np.array(c)
+
+
+def _by_depth(rows: tuple[ModelRow, ...]) -> list[ModelRow]:
+    return sorted(rows, key=lambda r: (r.depth, r.name))
+
+
+# --- all of them ------------------------------------------------------------------------------
+def figure_jobs(comparison: Comparison, *, seed: int = 0) -> list[tuple[str, Callable[[], Figure]]]:
+    """The report's figures as ``(label, draw)`` pairs, in the order the report shows them."""
+    runs, rows = comparison.runs, _by_depth(comparison.rows)
+    stacks = [r for r in rows if r.depth > 0]
+    jobs: list[tuple[str, Callable[[], Figure]]] = []
+    if len(rows) > 1:
+        jobs.append(("compare", lambda: compare_figure(comparison.compare)))
+    jobs += [(f"trace {r.name}", lambda r=r: trace_figure(runs[r.name], r)) for r in rows]
+    pair = _pair_model(stacks)
+    if pair is not None:
+        jobs.append(("pair", lambda: unit_pair_figure(runs[pair.name], pair.name)))
+    jobs.append(("path", lambda: path_figure(comparison, seed=seed)))
+    if pair is not None:
+        jobs.append(("slice", lambda: slice_figure(runs[pair.name], pair.name, seed=seed)))
+    jobs.append(("rhat", lambda: rhat_figure(comparison)))
+    jobs += [
+        (f"ppc {r.name}", lambda i=i, r=r: ppc_figure(runs[r.name], r.name, seed=seed + i))
+        for i, r in enumerate(rows)
+    ]
+    return jobs
+
+
+def make_figures(
+    comparison: Comparison, *, seed: int = 0, on_step: Callable[[str], None] | None = None
+) -> list[Figure]:
+    """Every figure of the report, in the order it shows them.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        From :func:`bayesstack.report.compare.collect`.
+    seed : int
+        Seed of the posterior predictive draws and of any random group element.
+    on_step : callable, optional
+        Called with the figure's label after each figure (progress bars).
+
+    Returns
+    -------
+    list of Figure
+    """
+    figures = []
+    for label, draw in figure_jobs(comparison, seed=seed):
+        figures.append(draw())
+        if on_step:
+            on_step(label)
+    return figures
+
+
+def _pair_model(stacks: list[ModelRow]) -> ModelRow | None:
+    """The stack whose hidden units to show: one hidden layer of odd units if there is one."""
+    if not stacks:
+        return None
+    odd = [r for r in stacks if r.activations[0] == "tanh"]
+    return min(odd or stacks, key=lambda r: (r.depth, -r.modes_raw))
+
+
+def figure_map(figures: list[Figure]) -> Mapping[str, Figure]:
+    """Figures keyed by ``key``."""
+    return {f.key: f for f in figures}

@@ -1,0 +1,272 @@
+"""Render a comparison into ``report.html`` (self-contained) and ``report.md`` (+ PNGs).
+
+The tables are built here as lists of formatted strings and laid out by the jinja2 templates
+``bayesstack/templates/report.html.j2`` and ``report.md.j2``. Every file is written atomically:
+to a temporary file beside its target, then renamed into place.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jinja2
+
+from bayesstack.errors import BayesstackError
+from bayesstack.report.answer import answer_paragraph, describe
+from bayesstack.report.compare import Comparison, ModelRow
+from bayesstack.report.plots import Figure
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table as strings: a header row and body rows."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where a report went."""
+
+    html: Path
+    markdown: Path
+    images: tuple[Path, ...]
+
+
+# --- output paths -----------------------------------------------------------------------------
+def output_paths(out: str | Path) -> tuple[Path, Path, Path]:
+    """``report.html``, ``report.md`` and the Markdown's image folder for ``--out``.
+
+    Raises :class:`BayesstackError` (one line) when the folder does not exist.
+    """
+    out = Path(out)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise BayesstackError(
+            f"--out: folder {str(parent)!r} does not exist; create it or choose another path"
+        )
+    stem = out.stem if out.suffix.lower() in (".html", ".htm", ".md") else out.name
+    html = out if out.suffix.lower() in (".html", ".htm") else parent / f"{stem}.html"
+    return html, parent / f"{stem}.md", parent / f"{stem}_files"
+
+
+def atomic_write(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# --- formatting -------------------------------------------------------------------------------
+def _f(x: float, digits: int = 1) -> str:
+    return "—" if math.isnan(x) else f"{x:.{digits}f}"
+
+
+def _g(x: float, digits: int = 2) -> str:
+    if math.isnan(x):
+        return "—"
+    return "0" if abs(x) < 1e-6 else f"{x:.{digits}g}"
+
+
+def _units(r: ModelRow) -> str:
+    if not r.depth:
+        return f"— ({r.feature_map} features)" if r.feature_map else "—"
+    return ", ".join(f"{u} {a}" for u, a in zip(r.units, r.activations, strict=True))
+
+
+def _group(r: ModelRow) -> str:
+    cont = " + " + ", ".join(r.continuous_symmetries) if r.continuous_symmetries else ""
+    return f"{r.posterior_group_order:,}{cont}"
+
+
+def _pareto(r: ModelRow) -> str:
+    return f"{r.pareto_k_bad} of {r.n_obs} (k > {r.pareto_k_threshold:.2f})"
+
+
+def _rhats(r: ModelRow) -> str:
+    return " / ".join(_f(x, 2) for x in (r.rhat_max_raw, r.rhat_max_canonical, r.rhat_max_function))
+
+
+def _ess(r: ModelRow) -> str:
+    return f"{r.ess_bulk_min:.0f} / {r.ess_bulk_min_canonical:.0f}"
+
+
+def _curv_theta(r: ModelRow) -> str:
+    return f"{_g(r.curvature_parameter_effects)} / {_g(r.curvature_intrinsic)}"
+
+
+#: The model table: one line per quantity, one column per model.
+MODEL_TABLE: tuple[tuple[str, Callable[[ModelRow], str]], ...] = (
+    ("family / link", lambda r: f"{r.family} / {r.link}"),
+    ("depth (hidden layers)", lambda r: str(r.depth)),
+    ("hidden units", _units),
+    ("parameters (weights θ)", lambda r: str(r.n_params)),
+    ("ELPD-LOO ± SE", lambda r: f"{_f(r.elpd)} ± {_f(r.elpd_se)}"),
+    ("ΔELPD ± dSE", lambda r: f"{_f(r.elpd_diff)} ± {_f(r.elpd_dse)}"),
+    ("p_loo", lambda r: _f(r.p_loo)),
+    ("Pareto k warnings", _pareto),
+    ("max R-hat raw / canonical / function", _rhats),
+    ("min bulk ESS raw / canonical", _ess),
+    ("divergences", lambda r: f"{r.divergences} of {r.chains * r.draws}"),
+    ("modes raw / up to symmetry", lambda r: f"{r.modes_raw} / {r.modes_canonical}"),
+    ("MAP optima raw / up to symmetry", lambda r: f"{r.map_optima_raw} / {r.map_optima_canonical}"),
+    ("posterior group order", _group),
+    ("draws with negative-definite Hessian", lambda r: f"{r.hessian_negdef_fraction:.0%}"),
+    ("curvature in θ: parameter effects / intrinsic", _curv_theta),
+    ("curvature in the inputs x", lambda r: _g(r.curvature_inputs)),
+    ("verdict", lambda r: r.verdict),
+)
+
+
+def model_table(rows: Sequence[ModelRow]) -> Table:
+    """The model table, transposed: a row per quantity, a column per model (GLMs first)."""
+    rows = sorted(rows, key=lambda r: (r.depth, r.name))
+    body = tuple((label, *(fmt(r) for r in rows)) for label, fmt in MODEL_TABLE)
+    return Table(("", *(r.name for r in rows)), body)
+
+
+def linearity_table(rows: Sequence[ModelRow]) -> Table:
+    """The 2×2 table: linear in the parameters θ or not, against linear in the inputs x or not."""
+
+    def cell(in_theta: bool, in_x: bool) -> str:
+        hits = [r for r in rows if r.linear_in_params == in_theta and r.linear_in_inputs == in_x]
+        if not hits:
+            return "(no model compared)"
+        return "; ".join(
+            f"{describe(r.to_dict())} [{r.name}]: κθ = {_g(r.curvature_parameter_effects)}, "
+            f"κx = {_g(r.curvature_inputs)}"
+            for r in hits
+        )
+
+    return Table(
+        ("", "linear in the inputs x", "not linear in the inputs x"),
+        (
+            ("linear in the parameters θ", cell(True, True), cell(True, False)),
+            ("not linear in the parameters θ", cell(False, True), cell(False, False)),
+        ),
+    )
+
+
+def provenance_table(comparison: Comparison) -> Table:
+    """Per run: file, dataset, sampler settings, seed and sampling time."""
+    keys = ("chains", "draws", "tune", "seed", "sampler", "init", "target_accept")
+    rows = []
+    for p in comparison.provenance:
+        s = p.fit_settings
+        rows.append(
+            (
+                p.name,
+                Path(p.path).name if p.path else "(in memory)",
+                p.dataset or "—",
+                *(str(s.get(k, "—")) for k in keys),
+                _f(p.sampling_time, 1),
+                p.spec_hash,
+            )
+        )
+    return Table(("model", "run file", "dataset", *keys, "sampling s", "spec hash"), tuple(rows))
+
+
+def versions_table(comparison: Comparison) -> Table:
+    """Package versions."""
+    return Table(("package", "version"), tuple(comparison.versions.items()))
+
+
+# --- rendering --------------------------------------------------------------------------------
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("bayesstack", "templates"),
+        autoescape=jinja2.select_autoescape(["html.j2"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["md_cell"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
+    return env
+
+
+def context(comparison: Comparison, figures: Sequence[Figure], *, title: str) -> dict:
+    """Everything the templates show."""
+    rows = comparison.rows
+    return {
+        "title": title,
+        "created": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "paragraph": answer_paragraph([r.to_dict() for r in rows]),
+        "model_table": model_table(rows),
+        "linearity_table": linearity_table(rows),
+        "provenance_table": provenance_table(comparison),
+        "versions_table": versions_table(comparison),
+        "commands": [(p.name, p.command) for p in comparison.provenance],
+        "settings": [
+            (p.name, json.dumps(p.fit_settings, sort_keys=True)) for p in comparison.provenance
+        ],
+        "geometry": [
+            (n, json.dumps(g, indent=1, sort_keys=True)) for n, g in comparison.geometry.items()
+        ],
+        "figures": list(figures),
+        "seed": comparison.seed,
+        "datasets": sorted({p.dataset for p in comparison.provenance if p.dataset}),
+    }
+
+
+def render_html(ctx: dict) -> str:
+    """The self-contained HTML report: images inline as base64 PNG, CSS inline, no scripts."""
+    figs = [
+        {**asdict(f), "src": "data:image/png;base64," + base64.b64encode(f.png).decode()}
+        for f in ctx["figures"]
+    ]
+    return _env().get_template("report.html.j2").render({**ctx, "figures": figs})
+
+
+def render_markdown(ctx: dict, image_dir: str) -> str:
+    """The Markdown report; images are ``{image_dir}/{key}.png`` beside it."""
+    figs = [{**asdict(f), "src": f"{image_dir}/{f.key}.png"} for f in ctx["figures"]]
+    return _env().get_template("report.md.j2").render({**ctx, "figures": figs})
+
+
+def write_files(
+    comparison: Comparison,
+    figures: Sequence[Figure],
+    out: str | Path,
+    *,
+    title: str = "bayesstack comparison report",
+) -> ReportPaths:
+    """Write ``report.html``, ``report.md`` and ``report_files/*.png`` atomically.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        The numbers, from :func:`bayesstack.report.compare.collect`.
+    figures : sequence of Figure
+        From :func:`bayesstack.report.plots.make_figures`.
+    out : str or Path
+        ``report.html`` (the Markdown goes beside it as ``report.md``); its folder must exist.
+    title : str
+        The report's title.
+
+    Returns
+    -------
+    ReportPaths
+    """
+    html, md, img_dir = output_paths(out)
+    ctx = context(comparison, figures, title=title)
+    img_dir.mkdir(exist_ok=True)
+    images = tuple(atomic_write(img_dir / f"{f.key}.png", f.png) for f in figures)
+    atomic_write(md, render_markdown(ctx, img_dir.name).encode())
+    atomic_write(html, render_html(ctx).encode())
+    return ReportPaths(html, md, images)
