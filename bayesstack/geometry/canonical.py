@@ -9,13 +9,23 @@ Two methods:
 * ``"sort"``: per draw, layer by layer from the input: fix each unit's sign, normalise relu
   units, sort the units by a key. Exact (commutes with the group) but brittle where keys cross.
 * ``"align"``: relabelling as for mixture label switching (Stephens 2000): starting from the
-  sorted draws, alternately match every draw's units to a reference (an assignment problem
-  per draw and layer, with the sign chosen per pair) and set the reference to the mean of the
-  aligned draws, until no label changes.
+  sorted draws and one of them as the reference, alternately match every draw's units to the
+  reference units (an assignment problem per draw and layer, with the sign chosen per pair,
+  solved by ``scipy.optimize.linear_sum_assignment``) and refit the reference units' means
+  and variances to the aligned draws, until no label changes.
+
+Continuous posterior symmetries (``O(H)`` of identity layers under isotropic Normal priors)
+are not removed: only their signed permutations are.
+
+A unit is the vector of its incoming weights, its bias and its outgoing weights. Layers are
+matched from the input up; in the first pass a hidden layer is matched on its incoming
+weights alone, since the next layer's units (which index its outgoing weights) are not
+aligned yet.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,7 +66,7 @@ class CanonicalResult:
         Relabelling iterations (0 for ``"sort"``).
     converged : bool
         Whether relabelling stopped before ``max_iter``: no label changed, or the last
-        iteration lowered the objective by less than a fraction ``tol`` (always True for
+        iteration lowered the cost by less than ``tol`` per coordinate (always True for
         ``"sort"``).
     method : str
         ``"sort"`` or ``"align"``.
@@ -138,14 +148,17 @@ def _take(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 
 # --- sort -----------------------------------------------------------------------------------
+def _unit_norm(inc: np.ndarray) -> np.ndarray:
+    """Scales that give relu units unit-norm incoming weights (1 for all-zero ones)."""
+    norm = np.linalg.norm(inc, axis=-1)
+    return 1.0 / np.where(norm > 0, norm, 1.0)
+
+
 def _sort_layer(spec: Spec, p: Mapping[str, np.ndarray], l: int, tol: float, rescale: bool):
     """Permutation, signs and scales that put layer ``l`` of every draw in sorted form."""
     kind, to_out = _kind(spec, l), l + 1 == spec.n_layers
     inc = _incoming(spec, p, l)
-    scale = np.ones(inc.shape[:-1])
-    if kind == "scale" and rescale:  # unit-norm incoming weights
-        norm = np.linalg.norm(inc, axis=-1)
-        scale = np.where(norm > 0, 1.0 / np.where(norm > 0, norm, 1.0), 1.0)
+    scale = _unit_norm(inc) if kind == "scale" and rescale else np.ones(inc.shape[:-1])
     sign = np.ones_like(scale)
     if kind in _SIGNED:
         big = np.argmax(np.abs(inc), axis=-1)[..., None]
@@ -191,10 +204,12 @@ def _assign(U: np.ndarray, M: np.ndarray, V: np.ndarray, signed: bool, tol: floa
     # Q = sum u^2 / v and T = sum u m / v for every pair: two GEMMs, not n small ones
     Q = (np.square(U).reshape(n * h, f) @ iv.T).reshape(n, h, h)
     T = (U.reshape(n * h, f) @ (M * iv).T).reshape(n, h, h)
-    C = Q + (mm + np.log(V).sum(-1))
+    C = Q
+    C += mm + np.log(V).sum(-1)
+    # unit scales |u| |m| in the metric (with the mean inverse variance for u): the margins
+    scale_u = np.sqrt(np.square(U) @ iv.mean(0))
     if signed:  # the better sign; a flip must win by 2 thr: C = .. + 2 thr - 2 |T + thr|
-        thr = np.sqrt(Q)
-        thr *= tol * np.sqrt(mm)
+        thr = np.multiply.outer(tol * scale_u, np.sqrt(mm))
         T += thr
         thr *= 2.0
         C += thr
@@ -223,7 +238,7 @@ def _assign(U: np.ndarray, M: np.ndarray, V: np.ndarray, signed: bool, tol: floa
     u = U[rows, perm]
     dot = np.einsum("sjf,jf->sj", u, M * iv)
     if signed:
-        flipped = dot < -tol * np.sqrt(np.einsum("sjf,jf->sj", u * u, iv) * mm)
+        flipped = dot < -tol * np.take_along_axis(scale_u, perm, -1) * np.sqrt(mm)
     else:
         flipped = np.zeros(dot.shape, dtype=bool)
     sign = np.where(flipped, -1.0, 1.0)
@@ -282,6 +297,15 @@ def _align(spec: Spec, p: dict[str, np.ndarray], run: _Running, ref, max_iter: i
     return p, max_iter, False, int(changed.sum())
 
 
+def _one_blas_thread():
+    """Limit BLAS to one thread where ``threadpoolctl`` is installed (a no-op otherwise)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 # --- public API -----------------------------------------------------------------------------
 def canonicalize(
     spec: Spec,
@@ -305,7 +329,7 @@ def canonicalize(
         entries pass through unchanged.
     method : {"sort", "align"}
         ``"sort"``: per-draw sorted form; ``"align"``: sorted form, then iterative relabelling
-        against the mean of the aligned draws (Stephens 2000).
+        against the means and variances of the aligned draws (Stephens 2000).
     reference : mapping, optional
         ``"align"`` only: weights without sample dims to align to in the first iteration.
     logp : array, optional
@@ -318,13 +342,14 @@ def canonicalize(
     max_iter : int
         Most relabelling iterations.
     tol : float
-        Relative tolerance. An outgoing weight with ``|w| <= tol * max|w|`` of its layer has
-        an ambiguous sign (taken from the incoming weights); a sign flip or relabelling is
-        accepted only if it lowers a draw's distance to the reference by more than a fraction
-        ``tol`` (no flapping between near-ties); relabelling stops when no label changes or
-        an iteration lowers the objective (mean squared distance of the draws to their mean)
-        by less than a fraction ``tol``: what moves then is the reshuffling of units that
-        carry no information (outgoing weights ~0, prior-like incoming weights).
+        Tolerance. ``"sort"``: an outgoing weight with ``|w| <= tol * max|w|`` of its layer
+        has an ambiguous sign, taken from the incoming weights instead. ``"align"``: a sign
+        flip or relabelling is accepted only if it lowers a draw's cost (a Gaussian negative
+        log density, see :func:`_assign`) by more than ``tol`` per unit, so that near-ties
+        cannot flap; relabelling stops when no label changes, or when an iteration lowers
+        the total cost by less than ``tol`` per coordinate: what still moves then is the
+        reshuffling of units that carry no information (outgoing weights ~0, prior-like
+        incoming weights), and ``last_relabelled`` says how many draws it touched.
 
     Returns
     -------
@@ -342,8 +367,12 @@ def canonicalize(
     p, run = _sort(spec, flat, tol, rescale)
     n_iter, converged, last = 0, True, 0
     if method == "align" and spec.depth > 0:
-        if reference is not None:
+        if reference is not None:  # in its own labelling; relu units normalised as the draws
             ref = {k: np.asarray(reference[k], dtype=float)[None] for k in names}
+            for l in range(1, spec.depth + 1):
+                if rescale and _kind(spec, l) == "scale":
+                    scale = _unit_norm(_incoming(spec, ref, l))
+                    ref.update(apply_layer(spec, ref, l, np.arange(scale.shape[-1]), None, scale))
         elif logp is not None:
             best = int(np.nanargmax(np.reshape(logp, -1)))
             ref = {k: v[best : best + 1] for k, v in p.items()}
@@ -352,7 +381,8 @@ def canonicalize(
             d2 = sum(np.square(v - m[k]).reshape(n, -1).sum(-1) for k, v in p.items())
             best = int(np.argmin(d2))
             ref = {k: v[best : best + 1] for k, v in p.items()}
-        p, n_iter, converged, last = _align(spec, p, run, ref, max_iter, tol)
+        with _one_blas_thread():  # skinny GEMMs: threads only contend with each other
+            p, n_iter, converged, last = _align(spec, p, run, ref, max_iter, tol)
     # p equals apply(spec, params, element): permutations and flips are exact and each
     # weight was scaled at most once
     result = dict(params)

@@ -163,7 +163,7 @@ def mode_pair(run: xr.DataTree, ld: LogDensity, *, seed: int = 0) -> ModePair:
 
 def nats(x: float) -> str:
     """A log-density difference for people: ``1950``, ``41.9``, ``0.31``."""
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,18 @@ def trace_figure(run: xr.DataTree, row: ModelRow) -> Figure:
     spec = spec_of(run)
     out = f"W{spec.n_layers}"
     noise = [v for v in ("sigma", "nu", "alpha") if v in run["posterior"]]
-    pc = az.plot_trace(run, var_names=[out, *noise], figure_kwargs={"figsize": (12, 2.6)})
+    post = run["posterior"]
+    n_panels = sum(
+        int(post[v].size // (post.sizes["chain"] * post.sizes["draw"])) for v in (out, *noise)
+    )
+    ncol = min(n_panels, 5)
+    nrow = -(-n_panels // ncol)
+    pc = az.plot_trace(
+        run,
+        var_names=[out, *noise],
+        col_wrap=ncol,
+        figure_kwargs={"figsize": (2.5 * ncol + 1.2, 2.6 * nrow)},
+    )
     pc.add_legend("chain", loc="outside right upper", title="chain")
     rhat = az.rhat(run, var_names=[out, *noise])
     r_out = float(rhat[out].max())

@@ -143,3 +143,18 @@ def test_barrier_between_stack_modes_but_not_in_the_glm(demo_runs):
     stack = mode_path(add_canonical(bs.load(paths["stack1-tanh"])), t)
     assert glm.barrier == 0.0
     assert stack.barrier > 10.0
+
+
+def test_log_likelihood_is_computed_when_missing(demo_runs):
+    from bayesstack.report.compare import ensure_log_likelihood
+
+    paths, _ = demo_runs
+    run = bs.load(paths["glm-gaussian"])
+    bare = run.copy()
+    del bare["log_likelihood"]
+    back = ensure_log_likelihood(bare)
+    assert "log_likelihood" not in bare.children  # the input is left alone
+    np.testing.assert_allclose(
+        back["log_likelihood"]["y"].values, run["log_likelihood"]["y"].values, rtol=1e-10
+    )
+    assert float(az.loo(back).elpd) == pytest.approx(float(az.loo(run).elpd), rel=1e-10)
