@@ -1,28 +1,43 @@
-"""NUTS backends: nutpie (compiled once per architecture), PyMC's NUTS, numpyro and blackjax.
+"""NUTS backends and chain execution.
 
-Every backend takes a built PyMC model and returns a DataTree with ``posterior``,
-``sample_stats``, ``observed_data`` and ``constant_data``.
+Chains are defined by seeds, not by how they are run: chain ``c`` of a run with seed ``s``
+starts at a point drawn with, and is sampled with, seeds derived from the ``c``-th child of
+``np.random.SeedSequence(s)``. The default backend, ``"numpyro"``, runs the PyMC model's JAX
+graph with numpyro's NUTS (:mod:`bayesstack.jaxnuts`); ``"nutpie"`` runs its numba graph. Both
+run every chain as its own single-chain sampler, in parallel over cores, so a chain's draws do
+not depend on how many chains run beside it, on how many cores there are, or on whether it ran
+here or in a Dask task (:mod:`bayesstack.distributed`). ``"pymc"`` and ``"blackjax"`` go
+through ``pm.sample``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import logging
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pymc as pm
+import xarray as xr
 
 from bayesstack.errors import BayesstackError
 from bayesstack.spec import Spec
 
+log = logging.getLogger(__name__)
+
 SAMPLERS: dict[str, str] = {  # sampler -> the package it needs
+    "numpyro": "numpyro",
     "nutpie": "nutpie",
     "pymc": "pymc",
-    "numpyro": "numpyro",
     "blackjax": "blackjax",
 }
+DEFAULT_SAMPLER = "numpyro"  # chosen from docs/performance.md's measurements
+PER_CHAIN = ("numpyro", "nutpie")  # samplers whose chains run one by one (and on Dask)
 
 
 def require(sampler: str) -> None:
@@ -35,7 +50,17 @@ def require(sampler: str) -> None:
         )
 
 
+# --- seeds and starting points ----------------------------------------------------------------
 INIT_RADIUS = 2.0  # "uniform" starts: U(-2, 2) on the unconstrained scale, as Stan does
+
+
+def chain_seeds(seed: int, chains: int) -> list[tuple[int, int]]:
+    """``(start seed, sampler seed)`` of every chain, from ``SeedSequence(seed).spawn(chains)``.
+
+    Chain ``c``'s seeds depend on ``seed`` and ``c`` only, not on ``chains``.
+    """
+    children = np.random.SeedSequence(seed).spawn(chains)
+    return [(int(a), int(b)) for a, b in (s.generate_state(2) for s in children)]
 
 
 def uniform_start(n_dim: int):
@@ -47,93 +72,273 @@ def uniform_start(n_dim: int):
     return start
 
 
-def chain_initial_points(model: pm.Model, seed: int, chains: int, init: str) -> list[dict] | None:
-    """Per-chain starting points (constrained values keyed by RV name) for ``pm.sample``.
+def chain_starts(model: pm.Model, start_seeds: Sequence[int], init: str) -> list[dict]:
+    """Unconstrained starting points (keyed by value-variable name), one per start seed.
 
-    Chain ``c`` uses the ``c``-th child of ``SeedSequence(seed)``: the starts are dispersed,
-    reproducible and independent of how chains are grouped. ``init="jitter"`` returns None
-    (PyMC's own jittered start).
+    ``"uniform"``: U(-2, 2) on the unconstrained scale; ``"prior"``: a prior draw;
+    ``"jitter"``: PyMC's default, the support point plus U(-1, 1) jitter.
     """
     from pymc.initial_point import make_initial_point_fn
 
+    ip = model.initial_point()
+    names = [v.name for v in model.value_vars]
+    if init == "uniform":
+        sizes = [int(np.size(ip[n])) for n in names]
+        out = []
+        for s in start_seeds:
+            flat = uniform_start(sum(sizes))(s)
+            parts = np.split(flat, np.cumsum(sizes)[:-1])
+            out.append({n: p.reshape(np.shape(ip[n])) for n, p in zip(names, parts, strict=True)})
+        return out
+    fn = make_initial_point_fn(
+        model=model,
+        default_strategy="prior" if init == "prior" else "support_point",
+        jitter_rvs=set() if init == "prior" else set(model.free_RVs),
+        return_transformed=True,
+    )
+    return [{n: np.asarray(p[n], dtype="float64") for n in names} for p in map(fn, start_seeds)]
+
+
+def chain_initial_points(model: pm.Model, seed: int, chains: int, init: str) -> list[dict] | None:
+    """Per-chain starting points (constrained values keyed by RV name) for ``pm.sample``.
+
+    The same points as :func:`chain_starts` gives the per-chain backends, mapped back to the
+    constrained scale. ``init="jitter"`` returns None (PyMC's own jittered start).
+    """
     if init == "jitter":
         return None
-    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(chains)]
-    if init == "prior":
-        fn = make_initial_point_fn(
-            model=model, default_strategy="prior", jitter_rvs=set(), return_transformed=False
-        )
-        return [fn(s) for s in seeds]
+    starts = chain_starts(model, [s for s, _ in chain_seeds(seed, chains)], init)
     points = []
-    for s in seeds:
-        rng = np.random.default_rng(s)
+    for z in starts:
         point = {}
         for rv in model.free_RVs:
-            value = model.rvs_to_values[rv]
-            u = rng.uniform(-INIT_RADIUS, INIT_RADIUS, model.initial_point()[value.name].shape)
+            u = z[model.rvs_to_values[rv].name]
             tr = model.rvs_to_transforms.get(rv)
             point[rv.name] = u if tr is None else tr.backward(u, *rv.owner.inputs).eval()
         points.append(point)
     return points
 
 
-# Compiled nutpie models, keyed by architecture and data layout: repeated fits of the same
-# architecture (many seeds, the demo) swap the data in instead of compiling again.
+# --- one chain's result -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChainDraws:
+    """One chain's draws: what a local worker thread or a Dask task hands back.
+
+    Attributes
+    ----------
+    chain : int
+        The chain's index in the run.
+    posterior, stats, log_likelihood : dict of str to array
+        Draws of the free RVs and deterministics, sampler statistics and (when the backend
+        computes it) the pointwise log-likelihood; leading dim ``draw``.
+    warmup_n_steps : int
+        Leapfrog steps (gradient evaluations) during warmup.
+    seconds : float
+        Wall time of this chain.
+    """
+
+    chain: int
+    posterior: dict[str, np.ndarray]
+    stats: dict[str, np.ndarray]
+    warmup_n_steps: int
+    seconds: float
+    log_likelihood: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+
+def data_key(model: pm.Model, spec: Spec) -> tuple:
+    """What identifies a model's compiled graph: the spec's hash and the data's layout."""
+    data = tuple(
+        (v.name, np.shape(v.get_value()), str(v.get_value().dtype)) for v in model.data_vars
+    )
+    return (spec.hash, data)
+
+
+# --- nutpie -----------------------------------------------------------------------------------
+# Compiled nutpie models, keyed by architecture: repeated fits of the same architecture (many
+# seeds, the demo) swap the data in instead of compiling again.
 _NUTPIE_CACHE: OrderedDict[tuple, object] = OrderedDict()
 _NUTPIE_CACHE_SIZE = 16
 
 
-def _nutpie_compiled(model: pm.Model, spec: Spec, init: str, backend: str = "numba"):
+def _nutpie_compiled(model: pm.Model, spec: Spec) -> tuple[object, float]:
+    """The compiled numba model for ``spec`` with ``model``'s data, and the compile time."""
     import nutpie
 
-    key = (
-        spec.hash,
-        init,
-        backend,
-        tuple(model.coords["feature"]),
-        model["X"].get_value().shape[0] if backend == "jax" else None,
-    )
+    key = (spec.hash, tuple((v.name, v.get_value().ndim, str(v.dtype)) for v in model.data_vars))
     cm = _NUTPIE_CACHE.get(key)
-    data = {k: model[k].get_value() for k in ("X", "y_data", "trials") if k in model.named_vars}
     if cm is None:
-        kw = {"default_initialization_strategy": "prior", "jitter_rvs": set()}
-        if init == "jitter":
-            kw = {}
-        cm = nutpie.compile_pymc_model(model, backend=backend, **kw)
-        if init == "uniform":
-            cm = dataclasses.replace(cm, initial_point_func=uniform_start(cm.n_dim))
+        t0 = time.perf_counter()
+        cm = nutpie.compile_pymc_model(
+            model, backend="numba", default_initialization_strategy="prior", jitter_rvs=set()
+        )
         _NUTPIE_CACHE[key] = cm
         if len(_NUTPIE_CACHE) > _NUTPIE_CACHE_SIZE:
             _NUTPIE_CACHE.popitem(last=False)
-        return cm
+        return cm, time.perf_counter() - t0
     _NUTPIE_CACHE.move_to_end(key)
-    return cm.with_data(**data) if backend == "numba" else cm
+    return cm.with_data(**{v.name: v.get_value() for v in model.data_vars}), 0.0
 
 
-def sample_nutpie(model: pm.Model, spec: Spec, s, progressbar: bool):
-    """Sample with nutpie, reusing the compiled model of the same architecture."""
+def _finished(bg) -> bool:
+    try:
+        return bool(bg.is_finished)
+    except TimeoutError:  # nutpie 0.16 raises instead of answering False while it samples
+        return False
+
+
+def _nutpie_chains(model, spec, s, chain_ids, starts, seeds, cores) -> tuple[list, float]:
+    """Every chain as its own background nutpie sampler, at most ``cores`` at a time."""
     import nutpie
-    from pymc.backends.arviz import patch_nutpie_idata
 
-    cm = _nutpie_compiled(model, spec, s.init)
-    t0 = time.time()
-    idata = nutpie.sample(
-        cm,
-        draws=s.draws,
-        tune=max(s.tune, 1),
-        chains=s.chains,
-        cores=s.n_cores,
-        seed=s.seed,
-        save_warmup=False,
-        progress_bar=progressbar,
-        target_accept=s.target_accept,
+    cm, compile_time = _nutpie_compiled(model, spec)
+    names = [v.name for v in model.value_vars]
+    out_names = [v.name for v in (*model.free_RVs, *model.deterministics)]
+    todo = list(zip(chain_ids, starts, seeds, strict=True))
+    running: list = []
+    done: list[ChainDraws] = []
+    while todo or running:
+        while todo and len(running) < cores:
+            c, z, seed = todo.pop(0)
+            flat = np.concatenate([np.ravel(z[n]) for n in names])
+            cm_c = dataclasses.replace(cm, initial_point_func=lambda _seed, x=flat: x.copy())
+            bg = nutpie.sample(
+                cm_c,
+                draws=s.draws,
+                tune=max(s.tune, 1),
+                chains=1,
+                cores=1,
+                seed=seed,
+                save_warmup=True,
+                progress_bar=False,
+                target_accept=s.target_accept,
+                blocking=False,
+            )
+            running.append((c, bg, time.perf_counter()))
+        finished = [r for r in running if _finished(r[1])]
+        if not finished:
+            time.sleep(0.002)
+        for c, bg, t0 in finished:
+            running.remove((c, bg, t0))
+            tr = bg.wait()
+            post = {n: tr.posterior[n].values[0] for n in out_names}
+            stats = {k: v.values[0] for k, v in tr.sample_stats.data_vars.items()}
+            n_warm = int(tr.warmup_sample_stats["n_steps"].sum())
+            done.append(ChainDraws(c, post, stats, n_warm, time.perf_counter() - t0))
+            log.info("chain %d done in %.1f s", c, time.perf_counter() - t0)
+    return done, compile_time
+
+
+# --- numpyro (the JAX route) ------------------------------------------------------------------
+def _numpyro_chains(model, spec, s, chain_ids, starts, seeds, cores) -> tuple[list, float]:
+    """Every chain as one call of the compiled JAX program, in ``cores`` threads."""
+    from bayesstack import jaxnuts
+
+    prog, fresh = jaxnuts.chain_program(
+        model, data_key(model, spec), tune=s.tune, draws=s.draws, target_accept=s.target_accept
     )
-    patch_nutpie_idata(idata, model, sampling_time=time.time() - t0)
-    return idata
+    compile_time = prog.compile_time if fresh else 0.0
+    data = jaxnuts.data_arrays(model, prog.data_names)
+
+    def one(args) -> ChainDraws:
+        c, z, seed = args
+        t0 = time.perf_counter()
+        out, stats, n_warm = jaxnuts.run_chain(prog, seed, z, data)
+        post = {k: v for k, v in out.items() if not k.startswith("log_likelihood.")}
+        ll = {k.split(".", 1)[1]: v for k, v in out.items() if k.startswith("log_likelihood.")}
+        log.info("chain %d done in %.1f s", c, time.perf_counter() - t0)
+        return ChainDraws(c, post, stats, n_warm, time.perf_counter() - t0, ll)
+
+    with ThreadPoolExecutor(max_workers=cores) as pool:
+        done = list(pool.map(one, zip(chain_ids, starts, seeds, strict=True)))
+    return done, compile_time
 
 
-def sample_pm(model: pm.Model, s, progressbar: bool):
-    """Sample through ``pm.sample`` (PyMC's NUTS, numpyro, blackjax) with per-chain starts."""
+def run_chains(
+    model: pm.Model, spec: Spec, settings, chain_ids: Sequence[int], cores: int
+) -> tuple[list[ChainDraws], float, float]:
+    """Run the chains ``chain_ids`` of a run here, in parallel over ``cores``.
+
+    Parameters
+    ----------
+    model : pm.Model
+        The built model.
+    spec : Spec
+        Its spec (the compile caches are keyed by its hash).
+    settings : FitSettings
+        Draws, tuning, seed, init, target acceptance and the sampler (``"numpyro"`` or
+        ``"nutpie"``).
+    chain_ids : sequence of int
+        Which chains of the run (their seeds derive from ``settings.seed`` and the index).
+    cores : int
+        Chains running at once.
+
+    Returns
+    -------
+    chains : list of ChainDraws
+        In ``chain_ids`` order.
+    compile_time, sampling_time : float
+        Seconds spent compiling (0 when the compiled model came from the cache) and sampling.
+    """
+    seeds = chain_seeds(settings.seed, max(chain_ids) + 1)
+    starts = chain_starts(model, [seeds[c][0] for c in chain_ids], settings.init)
+    sampler_seeds = [seeds[c][1] for c in chain_ids]
+    runner = {"numpyro": _numpyro_chains, "nutpie": _nutpie_chains}[settings.sampler]
+    t0 = time.perf_counter()
+    done, compile_time = runner(
+        model, spec, settings, list(chain_ids), starts, sampler_seeds, max(1, cores)
+    )
+    done.sort(key=lambda d: list(chain_ids).index(d.chain))
+    return done, compile_time, time.perf_counter() - t0 - compile_time
+
+
+def to_datatree(
+    model: pm.Model,
+    chains: Sequence[ChainDraws],
+    *,
+    library: str,
+    tune: int,
+    compile_time: float,
+    sampling_time: float,
+) -> xr.DataTree:
+    """Merge per-chain draws into one DataTree with PyMC's layout (chain index 0, 1, ...).
+
+    Groups ``posterior``, ``sample_stats``, ``observed_data``, ``constant_data`` and, when the
+    chains carry it, ``log_likelihood``. The
+    posterior's attrs hold ``sampling_time``, ``compile_time`` and ``tuning_steps``; the
+    sample_stats' attrs hold ``warmup_n_steps`` (gradient evaluations during warmup).
+    """
+    from arviz_base import dict_to_dataset
+    from pymc.backends.arviz import (
+        coords_and_dims_for_inferencedata,
+        find_constants,
+        find_observations,
+    )
+
+    lib = importlib.import_module(library)
+    coords, dims = coords_and_dims_for_inferencedata(model)
+    post = {k: np.stack([c.posterior[k] for c in chains]) for k in chains[0].posterior}
+    stats = {k: np.stack([c.stats[k] for c in chains]) for k in chains[0].stats}
+    attrs = {"sampling_time": sampling_time, "compile_time": compile_time, "tuning_steps": tune}
+    tree = xr.DataTree()
+    kw = {"inference_library": lib, "coords": coords, "dims": dims}
+    tree["posterior"] = xr.DataTree(dict_to_dataset(post, attrs=attrs, **kw))
+    stats_ds = dict_to_dataset(stats, inference_library=lib)
+    stats_ds.attrs["warmup_n_steps"] = int(sum(c.warmup_n_steps for c in chains))
+    tree["sample_stats"] = xr.DataTree(stats_ds)
+    if chains[0].log_likelihood:
+        ll = {k: np.stack([c.log_likelihood[k] for c in chains]) for k in chains[0].log_likelihood}
+        tree["log_likelihood"] = xr.DataTree(dict_to_dataset(ll, **kw))
+    for group, find in (("constant_data", find_constants), ("observed_data", find_observations)):
+        ds = dict_to_dataset(
+            find(model), inference_library=pm, coords=coords, dims=dims, sample_dims=[]
+        )
+        tree[group] = xr.DataTree(ds)
+    return tree
+
+
+# --- pm.sample (PyMC's NUTS, blackjax) --------------------------------------------------------
+def sample_pm(model: pm.Model, s, progressbar: bool) -> xr.DataTree:
+    """Sample through ``pm.sample`` (PyMC's NUTS, blackjax) with per-chain starts."""
     initvals = chain_initial_points(model, s.seed, s.chains, s.init)
     kw: dict = {}
     if s.sampler == "pymc":
@@ -142,12 +347,8 @@ def sample_pm(model: pm.Model, s, progressbar: bool):
             kw["mp_ctx"] = "forkserver"
     else:
         require(s.sampler)
-        if s.sampler == "numpyro":
-            kw["nuts"] = {
-                "chain_method": "parallel" if _jax_devices() >= s.chains else "vectorized"
-            }
         if initvals:
-            kw.setdefault("nuts", {})["jitter"] = False
+            kw["nuts"] = {"jitter": False}
     return pm.sample(
         draws=s.draws,
         tune=s.tune,
@@ -163,7 +364,10 @@ def sample_pm(model: pm.Model, s, progressbar: bool):
     )
 
 
-def _jax_devices() -> int:
-    import jax
+def clear_caches() -> None:
+    """Forget every compiled model (nutpie and JAX)."""
+    _NUTPIE_CACHE.clear()
+    if importlib.util.find_spec("jax") is not None:
+        from bayesstack import jaxnuts
 
-    return jax.local_device_count()
+        jaxnuts.clear_cache()

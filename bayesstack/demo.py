@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 MODELS = ("glm-gaussian", "deep-linear", "stack1-tanh", "stack2-tanh")
 #: Name of the GLM on polynomial features that the demo builds from ``glm-gaussian``.
 POLY_NAME = "glm-gaussian-poly2"
+#: Title of the demo's report.
+TITLE = "Are neural networks linear models? bayesstack demo"
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class DemoSettings:
 
 
 #: Full demo: 8 dispersed chains per model (about 10 minutes on 2 cores).
-FULL = DemoSettings(chains=8, draws=500, tune=500)
+FULL = DemoSettings(chains=8, draws=1000, tune=1000)
 #: Quick demo: enough to exercise every stage (under 2 minutes on 2 cores).
 QUICK = DemoSettings(chains=4, draws=100, tune=150)
 
@@ -224,7 +226,7 @@ def run_demo(
             out_dir / "report.html",
             st,
             seed=seed,
-            title="Are neural networks linear models? bayesstack demo",
+            title=TITLE,
         )
     log.info("demo report: %s", report.html)
     return report.html

@@ -11,14 +11,22 @@ from typing import Literal
 import pymc as pm
 import xarray as xr
 
-from bayesstack.backends import SAMPLERS, require, sample_nutpie, sample_pm
+from bayesstack.backends import (
+    DEFAULT_SAMPLER,
+    PER_CHAIN,
+    SAMPLERS,
+    require,
+    run_chains,
+    sample_pm,
+    to_datatree,
+)
 from bayesstack.builder import build_model
 from bayesstack.errors import BayesstackError
 from bayesstack.spec import Spec
 
 log = logging.getLogger(__name__)
 
-Sampler = Literal["nutpie", "pymc", "numpyro", "blackjax"]
+Sampler = Literal["numpyro", "nutpie", "pymc", "blackjax"]
 INITS = ("uniform", "prior", "jitter")
 
 
@@ -30,7 +38,7 @@ class FitSettings:
     tune: int = 1000
     chains: int = 4
     seed: int = 0
-    sampler: str = "nutpie"
+    sampler: str = DEFAULT_SAMPLER
     init: str = "uniform"
     target_accept: float = 0.8
     cores: int | None = None
@@ -70,7 +78,7 @@ def fit(
     tune: int = 1000,
     chains: int = 4,
     seed: int = 0,
-    sampler: Sampler = "nutpie",
+    sampler: Sampler = DEFAULT_SAMPLER,
     init: Literal["uniform", "prior", "jitter"] = "uniform",
     target_accept: float = 0.8,
     cores: int | None = None,
@@ -79,6 +87,9 @@ def fit(
     target: str | None = None,
     dataset: str | None = None,
     progressbar: bool = False,
+    client=None,
+    dask_scheduler: str | None = None,
+    chains_per_task: int | None = None,
 ) -> xr.DataTree:
     """Fit ``spec`` to data by NUTS and return an ArviZ ``DataTree``.
 
@@ -94,8 +105,11 @@ def fit(
         Kept draws, tuning steps and chains per run (PyMC's names).
     seed : int
         Run seed; chain starts and sampler streams derive from it.
-    sampler : {"nutpie", "pymc", "numpyro", "blackjax"}
-        NUTS implementation; the JAX ones need the ``jax`` extra.
+    sampler : {"numpyro", "nutpie", "pymc", "blackjax"}
+        NUTS implementation. ``"numpyro"`` (default, the fastest: ``docs/performance.md``)
+        samples the PyMC model's JAX graph with numpyro's NUTS; ``"nutpie"`` its numba graph.
+        Both run each chain as its own sampler with seeds derived from ``seed``, so the draws
+        of chain ``c`` are the same whatever ``chains``, ``cores`` or Dask.
     init : {"uniform", "prior", "jitter"}
         ``"uniform"``: every chain starts at its own U(-2, 2) draw on the unconstrained scale
         (Stan's dispersed default); ``"prior"``: at its own draw from the prior (very
@@ -104,11 +118,18 @@ def fit(
     target_accept : float
         NUTS target acceptance rate.
     cores : int, optional
-        Parallel chains (default: all cores).
+        Parallel chains (default: all cores). With Dask: chains running at once per task.
     trials, feature_names, target, dataset
         Binomial trials, feature names, the target's name and the dataset's name (stored).
     progressbar : bool
-        Show the sampler's progress bar.
+        Show the sampler's progress bar (``pm.sample`` samplers; the per-chain samplers log
+        each finished chain at INFO level).
+    client : dask.distributed.Client, optional
+        Run groups of chains as Dask tasks on this client (``"numpyro"``, ``"nutpie"``).
+    dask_scheduler : str, optional
+        Address of a Dask scheduler (``"tcp://HOST:PORT"``) to connect to instead of ``client``.
+    chains_per_task : int, optional
+        Chains per Dask task (default: spread the chains evenly over the workers' threads).
 
     Returns
     -------
@@ -128,13 +149,41 @@ def fit(
         dataset = dataset or data.name
     settings = FitSettings(draws, tune, chains, seed, sampler, init, target_accept, cores)
     require(sampler)
+    distributed = client is not None or dask_scheduler is not None
+    if distributed and sampler not in PER_CHAIN:
+        raise BayesstackError(
+            f"sampler: Dask runs the samplers {', '.join(PER_CHAIN)}, not {sampler!r}"
+        )
     model = build_model(spec, X, y, trials=trials, feature_names=feature_names)
     log.info("fitting %s with %s: %d chains", spec.name, sampler, chains)
-    if sampler == "nutpie":
-        idata = sample_nutpie(model, spec, settings, progressbar)
+    if distributed:
+        from bayesstack.distributed import run_chains_dask
+
+        done, t_compile, t_sample = run_chains_dask(
+            spec,
+            model,
+            settings,
+            client=client,
+            scheduler=dask_scheduler,
+            chains_per_task=chains_per_task,
+        )
+    elif sampler in PER_CHAIN:
+        done, t_compile, t_sample = run_chains(
+            model, spec, settings, range(chains), settings.n_cores
+        )
+    if sampler in PER_CHAIN:
+        idata = to_datatree(
+            model,
+            done,
+            library=sampler,
+            tune=tune,
+            compile_time=t_compile,
+            sampling_time=t_sample,
+        )
     else:
         idata = sample_pm(model, settings, progressbar)
-    pm.compute_log_likelihood(idata, model=model, progressbar=False)
+    if "log_likelihood" not in idata.children:  # the JAX route computes it while sampling
+        pm.compute_log_likelihood(idata, model=model, progressbar=False)
     idata.attrs.update(
         {
             "bayesstack_spec": spec.to_json(),

@@ -11,10 +11,12 @@ arrays), maximised over the ``K`` scalars (weights, or observations).
 
 Thinning
 --------
-Ranking dominates the cost, so a block of ``chains * draws * K`` cells above ``max_cells``
-(default :data:`MAX_CELLS` = 4e6) uses every ``step``-th draw, with ``step`` the smallest that
-fits but never fewer than ``min(draws, 100)`` draws per chain. R-hat on thinned draws is still
-R-hat; the number of draws used is reported.
+ArviZ ranks every scalar separately, so the cost grows with the number of scalars and the
+draws per chain. A block of ``chains * draws * K`` cells above ``max_cells`` (default
+:data:`MAX_CELLS` = 1e6) uses every ``step``-th draw, with ``step`` the smallest that fits but
+never fewer than ``min(draws, 100)`` draws per chain; R-hat on thinned draws is still R-hat.
+The function-space maxima run over at most :data:`MAX_OBS` = 250 observations, evenly spaced
+(all of them for smaller data sets). The draws and observations used are reported.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ from bayesstack.network import forward
 from bayesstack.spec import Spec
 
 #: Largest block (chains x draws x scalars) ranked without thinning.
-MAX_CELLS = 4e6
+MAX_CELLS = 1e6
 #: Fewest draws per chain kept by thinning.
 MIN_DRAWS = 100
+#: Most observations in the function-space maxima.
+MAX_OBS = 250
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class RhatSummary:
         Max R-hat per weight array.
     draws_weights, draws_function : int
         Draws per chain that the weight and the function-space R-hats used.
+    obs_function : int
+        Observations that the function-space R-hats used.
     """
 
     raw: float
@@ -63,6 +69,7 @@ class RhatSummary:
     per_weight_canonical: dict[str, float]
     draws_weights: int
     draws_function: int
+    obs_function: int
 
     @property
     def function(self) -> float:
@@ -83,12 +90,11 @@ class RhatSummary:
             "rhat_per_weight_canonical": dict(self.per_weight_canonical),
             "rhat_draws_weights": self.draws_weights,
             "rhat_draws_function": self.draws_function,
+            "rhat_obs_function": self.obs_function,
         }
 
 
-def thin_step(
-    n_chains: int, n_draws: int, n_cols: int, *, max_cells: float = MAX_CELLS
-) -> int:
+def thin_step(n_chains: int, n_draws: int, n_cols: int, *, max_cells: float = MAX_CELLS) -> int:
     """Smallest draw step that keeps ``chains x draws x cols`` within ``max_cells``."""
     step = int(np.ceil(n_chains * n_draws * max(1, n_cols) / max_cells))
     return max(1, min(step, n_draws // min(n_draws, MIN_DRAWS)))
@@ -133,6 +139,11 @@ def rhat_per_array(
     return out, int(block.shape[1])
 
 
+def function_obs(n_obs: int, max_obs: int = MAX_OBS) -> np.ndarray:
+    """Indices of the observations used in function space: all, or ``max_obs`` evenly spaced."""
+    return np.unique(np.linspace(0, n_obs - 1, min(n_obs, max_obs)).round().astype(int))
+
+
 def eta_draws(
     spec: Spec, params: Mapping[str, np.ndarray], X: np.ndarray, *, step: int = 1
 ) -> np.ndarray:
@@ -173,8 +184,9 @@ def rhat_summary(
         Pointwise log-likelihood.
     nuisance : mapping, optional
         Other parameters' draws (``sigma``, ``tau_*``, ...).
-    eta : array (chain, draw', N), optional
-        η draws, when already computed (thinned as :func:`thin_step` of ``N`` says).
+    eta : array (chain, draw', n), optional
+        η draws when already computed: every ``thin_step(chains, draws, n)``-th draw at the
+        observations :func:`function_obs` picks.
     max_cells : float
         Thinning budget (see the module docstring).
 
@@ -187,12 +199,14 @@ def rhat_summary(
     if canonical is not None:
         can, _ = rhat_per_array(canonical, max_cells=max_cells)
     n_chains, n_draws = next(iter(weights.values())).shape[:2]
-    n_obs = np.asarray(X).shape[0]
-    step = thin_step(n_chains, n_draws, n_obs, max_cells=max_cells)
+    obs = function_obs(np.asarray(X).shape[0])
+    step = thin_step(n_chains, n_draws, obs.size, max_cells=max_cells)
     if eta is None:
-        eta = eta_draws(spec, weights, X, step=step)
+        eta = eta_draws(spec, weights, np.asarray(X)[obs], step=step)
     r_eta = rhat_max(eta)
-    r_ll = rhat_max(np.asarray(loglik)[:, ::step]) if loglik is not None else float("nan")
+    r_ll = float("nan")
+    if loglik is not None:
+        r_ll = rhat_max(np.asarray(loglik)[:, ::step][..., obs])
     r_nuis = None
     if nuisance:
         r_nuis = _max_or_nan(list(rhat_per_array(nuisance, max_cells=max_cells)[0].values()))
@@ -206,4 +220,5 @@ def rhat_summary(
         per_weight_canonical=can,
         draws_weights=d_w,
         draws_function=int(eta.shape[1]),
+        obs_function=int(obs.size),
     )

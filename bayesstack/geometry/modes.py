@@ -41,6 +41,8 @@ from bayesstack.spec import Spec
 THRESHOLD = 5.0
 #: Shortest default segment, in draws.
 MIN_SEGMENT = 50
+#: Most mode pairs compared exhaustively (12 modes).
+MAX_PAIRS = 66
 
 
 @dataclass(frozen=True)
@@ -287,9 +289,7 @@ def _finish(x, labels, logp, scale, threshold, length, n_trans) -> ModeClusters:
 
 
 # --- images under the symmetry group ---------------------------------------------------------
-def align_to(
-    spec: Spec, reference: np.ndarray, other: np.ndarray, n_features: int
-) -> np.ndarray:
+def align_to(spec: Spec, reference: np.ndarray, other: np.ndarray, n_features: int) -> np.ndarray:
     """Map the flat weights ``other`` as close to ``reference`` as the posterior group allows.
 
     Uses the alignment canonicaliser against ``reference`` (no relu rescaling: that is a
@@ -313,8 +313,12 @@ def mode_pairs(
     n_features: int,
     *,
     threshold: float | None = None,
+    max_pairs: int = MAX_PAIRS,
 ) -> tuple[ModePair, ...]:
     """For every pair of modes, whether a posterior group element maps one onto the other.
+
+    With more than ``max_pairs`` pairs, each mode is compared only with the first mode of
+    every class found so far (greedily, best first), which still decides the classes.
 
     Parameters
     ----------
@@ -326,19 +330,33 @@ def mode_pairs(
         Number of inputs ``D`` (to unflatten θ).
     threshold : float, optional
         Largest residual of an image, in within-mode sds; default ``clusters.threshold``.
+    max_pairs : int
+        Most pairs compared exhaustively.
 
     Returns
     -------
     tuple of ModePair
-        One per pair ``i < j``.
+        One per pair ``i < j`` compared.
     """
     thr = clusters.threshold if threshold is None else float(threshold)
-    out = []
-    for i, j in itertools.combinations(range(clusters.n_modes), 2):
-        ci, cj = clusters.centers[i], clusters.centers[j]
-        moved = align_to(spec, ci, cj, n_features)
+
+    def pair(i: int, j: int) -> ModePair:
+        ci = clusters.centers[i]
+        moved = align_to(spec, ci, clusters.centers[j], n_features)
         res = float(np.max(np.abs(ci - moved) / clusters.scale))
-        out.append(ModePair(i, j, clusters.distance(i, j), res, res <= thr))
+        return ModePair(i, j, clusters.distance(i, j), res, res <= thr)
+
+    k = clusters.n_modes
+    if k * (k - 1) // 2 <= max_pairs:
+        return tuple(pair(i, j) for i, j in itertools.combinations(range(k), 2))
+    out, heads = [], []
+    for j in range(k):
+        for i in heads:
+            out.append(pair(i, j))
+            if out[-1].symmetric:
+                break
+        else:
+            heads.append(j)
     return tuple(out)
 
 

@@ -67,42 +67,72 @@ def _linearity(r: Mapping[str, Any]) -> str:
 
 def _symmetry(r: Mapping[str, Any]) -> str:
     order = int(r["posterior_group_order"])
-    cont = list(r.get("continuous_symmetries") or [])
+    cont = posterior_continuous(r.get("continuous_symmetries") or [])
     text = f"its {order}-element symmetry group"
-    return text + (f" (plus the continuous {', '.join(cont)})" if cont else "")
+    return text + (f" (plus the continuous {' and '.join(cont)})" if cont else "")
+
+
+def posterior_continuous(names: Sequence[str]) -> list[str]:
+    """The continuous symmetries of the posterior, e.g. ``O(3) on hidden1``."""
+    return [n.replace(" (posterior)", "") for n in names if "likelihood only" not in n]
+
+
+def _concave(r: Mapping[str, Any]) -> str:
+    frac = float(r["hessian_negdef_fraction"])
+    if frac >= 1.0:
+        return "log-concave at every draw"
+    return f"Hessian negative definite at {frac:.0%} of draws"
+
+
+def _maps(r: Mapping[str, Any]) -> str | None:
+    n = r.get("map_optima_raw")
+    return None if n is None else _plural(int(n), "MAP optimum", "MAP optima")
+
+
+def _numbers(r: Mapping[str, Any], chains: str, pe: str) -> str:
+    return (
+        f"weight-space R-hat {_rhat(r['rhat_max_raw'])}, canonical R-hat "
+        f"{_rhat(r['rhat_max_canonical'])}, function-space R-hat {_rhat(r['rhat_max_function'])} "
+        f"from {chains}, {_concave(r)}, parameter-effects curvature {pe}"
+    )
 
 
 def model_sentence(row: Mapping[str, Any], name: str) -> str:
     """One sentence on one model's posterior geometry, quoting its numbers."""
     r, chains = row, _plural(int(row["chains"]), "dispersed chain", "dispersed chains")
     pe = _curv(max(r["curvature_parameter_effects"], r["curvature_intrinsic"]))
+    modes = int(r["modes_raw"])
+    maps = _maps(r)
     if r["verdict"] == "unimodal":
-        frac = float(r["hessian_negdef_fraction"])
-        concave = (
-            "log-concave at every draw"
-            if frac >= 1.0
-            else f"Hessian negative definite at {frac:.0%} of draws"
-        )
-        maps = _plural(int(r["map_optima_raw"]), "MAP optimum", "MAP optima")
-        head = (
-            f"{_cap(name)} has a unimodal posterior (R-hat {_rhat(r['rhat_max_raw'])} from "
-            f"{chains}, {maps}, {concave}, curvature {pe})"
-        )
+        bits = [f"R-hat {_rhat(r['rhat_max_raw'])} from {chains}", maps, _concave(r)]
+        bits.append(f"curvature {pe}")
+        head = f"{_cap(name)} has a unimodal posterior ({', '.join(b for b in bits if b)})"
     elif r["verdict"] == "symmetric multimodality":
+        what = (
+            _plural(modes, "mode", "modes")
+            if modes > 1 or maps is None
+            else f"one mode in its chains but {maps}"
+        )
         head = (
-            f"{_cap(name)} shows {_plural(int(r['modes_raw']), 'mode', 'modes')} that are images "
-            f"of each other under {_symmetry(r)} (weight-space R-hat "
-            f"{_rhat(r['rhat_max_raw'])}, canonical R-hat {_rhat(r['rhat_max_canonical'])}, "
-            f"function-space R-hat {_rhat(r['rhat_max_function'])} from {chains}, "
-            f"parameter-effects curvature {pe})"
+            f"{_cap(name)} shows {what} that are images of each other under {_symmetry(r)} "
+            f"({_numbers(r, chains, pe)})"
         )
     else:
+        n_can = int(r["modes_canonical"])
+        if n_can > 1 or r.get("map_optima_canonical") is None:
+            what = (
+                f"its chains sit in {_plural(modes, 'mode', 'modes')} that fall into "
+                f"{_count(n_can)} classes even up to {_symmetry(r)}"
+            )
+        else:
+            imgs = "one mode" if modes == 1 else f"{_count(modes)} modes, images of each other"
+            what = (
+                f"its chains sit in {imgs} under {_symmetry(r)}, but multi-start MAP finds "
+                f"{_count(int(r['map_optima_canonical']))} optima distinct even up to symmetry"
+            )
         head = (
-            f"{_cap(name)} has {_plural(int(r['modes_raw']), 'mode', 'modes')} in weight space, "
-            f"{_count(int(r['modes_canonical']))} of them distinct even up to {_symmetry(r)}: "
-            f"genuinely different local optima, not relabellings (weight-space R-hat "
-            f"{_rhat(r['rhat_max_raw'])}, function-space R-hat "
-            f"{_rhat(r['rhat_max_function'])} from {chains}, parameter-effects curvature {pe})"
+            f"{_cap(name)} is multimodal beyond symmetry: {what}, genuinely different local "
+            f"optima, not relabellings ({_numbers(r, chains, pe)})"
         )
     return f"{head}: {_linearity(r)}."
 

@@ -25,9 +25,9 @@ import pandas as pd
 import xarray as xr
 
 from bayesstack.errors import BayesstackError
-from bayesstack.network import forward, n_weights, weight_names
-from bayesstack.report.features import feature_map_of
-from bayesstack.sampling import model_of, spec_of
+from bayesstack.network import forward, n_weights, unflatten, weight_names
+from bayesstack.report.features import FEATURE_MAP_ATTR, feature_map_of
+from bayesstack.sampling import FitSettings, model_of, spec_of
 
 #: Packages whose versions the report lists.
 PACKAGES = (
@@ -35,6 +35,8 @@ PACKAGES = (
     "pymc",
     "pytensor",
     "nutpie",
+    "numpyro",
+    "jax",
     "arviz",
     "arviz-base",
     "arviz-stats",
@@ -101,8 +103,8 @@ class ModelRow:
     rhat_max_function: float
     modes_raw: int
     modes_canonical: int
-    map_optima_raw: int
-    map_optima_canonical: int
+    map_optima_raw: int | None  # None: multi-start MAP skipped
+    map_optima_canonical: int | None
     hessian_negdef_fraction: float
     curvature_parameter_effects: float
     curvature_intrinsic: float
@@ -249,43 +251,60 @@ def fit_command(run: xr.DataTree, path: str | Path | None = None) -> str:
     for key in ("chains", "draws", "tune", "seed"):
         if key in s:
             args += [f"--{key}", str(s[key])]
-    defaults = {"sampler": "nutpie", "init": "prior", "target_accept": 0.8, "cores": None}
-    for key, default in defaults.items():
+    defaults = FitSettings()
+    for key in ("sampler", "init", "target_accept", "cores"):
+        default = getattr(defaults, key)
         if s.get(key, default) != default:
             args += [f"--{key.replace('_', '-')}", str(s[key])]
     return shlex.join(args)
 
 
 def analyze_geometry(run: xr.DataTree, *, seed: int = 0) -> dict[str, Any]:
-    """``bayesstack.geometry.analyze(run).to_dict()``, with the input curvature in raw x.
+    """``bayesstack.geometry.analyze(run, seed=seed).to_dict()``, with the input curvature in x.
 
     A run fitted on a feature map (``attrs["feature_map"]``, e.g. polynomial features) gets
-    its ``curvature_inputs`` measured through the map, in the raw inputs.
+    its ``curvature_inputs`` measured through the map, in the raw inputs, at the same point as
+    the geometry's own curvatures (the best MAP optimum).
     """
-    from bayesstack import geometry
+    from bayesstack.geometry import analyze
 
-    res = geometry.analyze(run, seed=seed).to_dict()
+    res = analyze(run, seed=seed)
+    out = res.to_dict()
     fmap = feature_map_of(run)
     if fmap is not None:
-        res["curvature_inputs"] = raw_input_curvature(run, *fmap)
-    return res
+        phi, X_raw = fmap
+        cin = raw_input_curvature(run, phi, X_raw, point=_curvature_weights(run, res))
+        out["curvature_inputs"] = float(cin.rms)
+        out["curvature_inputs_detail"] = {
+            **cin.to_dict(),
+            "feature_map": json.loads(run.attrs[FEATURE_MAP_ATTR]),
+        }
+    return out
 
 
-def raw_input_curvature(run: xr.DataTree, phi, X_raw: np.ndarray) -> float:
+def _curvature_weights(run: xr.DataTree, res) -> dict[str, np.ndarray]:
+    """The weights at the geometry's curvature point: best MAP optimum, else best draw."""
+    spec = spec_of(run)
+    if getattr(res, "map", None) is not None:
+        d = run["constant_data"]["X"].shape[1]
+        return {k: v[0] for k, v in unflatten(res.map.theta[:1], spec, d).items()}
+    post, stats = run["posterior"], run["sample_stats"]
+    lp = stats["logp" if "logp" in stats else "lp"].transpose("chain", "draw").values
+    c, k = np.unravel_index(int(np.argmax(lp)), lp.shape)
+    return {n: post[n].transpose("chain", "draw", ...).values[c, k] for n in weight_names(spec)}
+
+
+def raw_input_curvature(
+    run: xr.DataTree, phi, X_raw: np.ndarray, *, point: Mapping[str, np.ndarray]
+):
     """Curvature of η in the raw inputs ``x`` of a model fitted on features ``phi(x)``.
 
-    Measured at the run's highest-density draw, with ``input_curvature``'s default scales
-    (the standard deviations of the raw inputs).
+    Returns :class:`bayesstack.geometry.curvature.InputCurvature` at the weights ``point``,
+    with ``input_curvature``'s default scales (the standard deviations of the raw inputs).
     """
     from bayesstack.geometry.curvature import input_curvature
 
-    spec = spec_of(run)
-    post = run["posterior"]
-    stats = run["sample_stats"]
-    key = "logp" if "logp" in stats else "lp"
-    c, d = np.unravel_index(int(np.argmax(stats[key].values)), stats[key].shape)
-    params = {k: post[k].values[c, d] for k in weight_names(spec)}
-    return float(input_curvature(spec, params, X_raw, feature_map=phi).rms)
+    return input_curvature(spec_of(run), dict(point), X_raw, feature_map=phi)
 
 
 # --- rows -------------------------------------------------------------------------------------
@@ -324,20 +343,28 @@ def _row(name: str, run: xr.DataTree, loo, cmp: pd.Series, geo: Mapping[str, Any
         divergences=div,
         posterior_group_order=int(geo["posterior_group_order"]),
         continuous_symmetries=tuple(geo["continuous_symmetries"]),
-        rhat_max_raw=float(geo["rhat_max_raw"]),
-        rhat_max_canonical=float(geo["rhat_max_canonical"]),
-        rhat_max_function=float(geo["rhat_max_function"]),
+        rhat_max_raw=_float(geo["rhat_max_raw"]),
+        rhat_max_canonical=_float(geo["rhat_max_canonical"]),
+        rhat_max_function=_float(geo["rhat_max_function"]),
         modes_raw=int(geo["modes_raw"]),
         modes_canonical=int(geo["modes_canonical"]),
-        map_optima_raw=int(geo["map_optima_raw"]),
-        map_optima_canonical=int(geo["map_optima_canonical"]),
-        hessian_negdef_fraction=float(geo["hessian_negdef_fraction"]),
-        curvature_parameter_effects=float(geo["curvature_parameter_effects"]),
-        curvature_intrinsic=float(geo["curvature_intrinsic"]),
-        curvature_inputs=float(geo["curvature_inputs"]),
+        map_optima_raw=_int(geo["map_optima_raw"]),
+        map_optima_canonical=_int(geo["map_optima_canonical"]),
+        hessian_negdef_fraction=_float(geo["hessian_negdef_fraction"]),
+        curvature_parameter_effects=_float(geo["curvature_parameter_effects"]),
+        curvature_intrinsic=_float(geo["curvature_intrinsic"]),
+        curvature_inputs=_float(geo["curvature_inputs"]),
         verdict=str(geo["verdict"]),
         feature_map=f"{fmap['kind']} degree {fmap['degree']}" if fmap else "",
     )
+
+
+def _float(v: Any) -> float:
+    return math.nan if v is None else float(v)
+
+
+def _int(v: Any) -> int | None:
+    return None if v is None else int(v)
 
 
 def unique_names(runs: Sequence[xr.DataTree], paths: Sequence[str | None]) -> list[str]:
@@ -404,7 +431,8 @@ def collect(
         for n in sorted(runs, key=lambda n: int(cmp.loc[n, "rank"]))
     )
     prov = tuple(_provenance(r.name, ready[r.name], paths.get(r.name)) for r in rows)
-    geo = {n: _jsonable(dict(geometry[n])) for n in runs}
+    # wall-clock timings are not results: leave them out so that a report regenerates exactly
+    geo = {n: _jsonable({k: v for k, v in geometry[n].items() if k != "timings"}) for n in runs}
     return Comparison(rows, cmp, ready, geo, prov, package_versions(), seed)
 
 

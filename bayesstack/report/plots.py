@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -431,8 +431,3 @@ def _pair_model(stacks: list[ModelRow]) -> ModelRow | None:
         return None
     odd = [r for r in stacks if r.activations[0] == "tanh"]
     return min(odd or stacks, key=lambda r: (r.depth, -r.modes_raw))
-
-
-def figure_map(figures: list[Figure]) -> Mapping[str, Figure]:
-    """Figures keyed by ``key``."""
-    return {f.key: f for f in figures}

@@ -20,7 +20,7 @@ from pathlib import Path
 import jinja2
 
 from bayesstack.errors import BayesstackError
-from bayesstack.report.answer import answer_paragraph, describe
+from bayesstack.report.answer import answer_paragraph, describe, posterior_continuous
 from bayesstack.report.compare import Comparison, ModelRow
 from bayesstack.report.plots import Figure
 
@@ -97,7 +97,8 @@ def _units(r: ModelRow) -> str:
 
 
 def _group(r: ModelRow) -> str:
-    cont = " + " + ", ".join(r.continuous_symmetries) if r.continuous_symmetries else ""
+    names = posterior_continuous(r.continuous_symmetries)
+    cont = " × " + " × ".join(names) if names else ""
     return f"{r.posterior_group_order:,}{cont}"
 
 
@@ -111,6 +112,12 @@ def _rhats(r: ModelRow) -> str:
 
 def _ess(r: ModelRow) -> str:
     return f"{r.ess_bulk_min:.0f} / {r.ess_bulk_min_canonical:.0f}"
+
+
+def _maps(r: ModelRow) -> str:
+    if r.map_optima_raw is None:
+        return "— (skipped)"
+    return f"{r.map_optima_raw} / {r.map_optima_canonical}"
 
 
 def _curv_theta(r: ModelRow) -> str:
@@ -131,7 +138,7 @@ MODEL_TABLE: tuple[tuple[str, Callable[[ModelRow], str]], ...] = (
     ("min bulk ESS raw / canonical", _ess),
     ("divergences", lambda r: f"{r.divergences} of {r.chains * r.draws}"),
     ("modes raw / up to symmetry", lambda r: f"{r.modes_raw} / {r.modes_canonical}"),
-    ("MAP optima raw / up to symmetry", lambda r: f"{r.map_optima_raw} / {r.map_optima_canonical}"),
+    ("MAP optima raw / up to symmetry", _maps),
     ("posterior group order", _group),
     ("draws with negative-definite Hessian", lambda r: f"{r.hessian_negdef_fraction:.0%}"),
     ("curvature in θ: parameter effects / intrinsic", _curv_theta),
@@ -222,8 +229,9 @@ def context(comparison: Comparison, figures: Sequence[Figure], *, title: str) ->
         "settings": [
             (p.name, json.dumps(p.fit_settings, sort_keys=True)) for p in comparison.provenance
         ],
-        "geometry": [
-            (n, json.dumps(g, indent=1, sort_keys=True)) for n, g in comparison.geometry.items()
+        "geometry": [  # in the table's order, whatever order the runs came in
+            (r.name, json.dumps(comparison.geometry[r.name], indent=1, sort_keys=True))
+            for r in sorted(rows, key=lambda r: (r.depth, r.name))
         ],
         "figures": list(figures),
         "seed": comparison.seed,

@@ -17,6 +17,7 @@ def _row(name, depth, **kw):
         "modes_raw": 1 if depth == 0 else 6,
         "modes_canonical": 1,
         "map_optima_raw": 1,
+        "map_optima_canonical": 1,
         "hessian_negdef_fraction": 1.0,
         "posterior_group_order": 1 if depth == 0 else 48,
         "continuous_symmetries": [],
@@ -64,7 +65,7 @@ def test_paragraph_changes_with_the_numbers():
     assert a != b
     assert "R-hat 1.03" in b and "two MAP optima" in b
     assert "Hessian negative definite at 97% of draws" in b
-    assert "four modes in weight space, two of them distinct even up to" in b
+    assert "its chains sit in four modes that fall into two classes even up to" in b
     assert "parameter-effects curvature 0.12" in b and "0.31" not in b
 
 
@@ -75,6 +76,28 @@ def test_linearity_clauses_follow_the_curvatures():
     assert "linear in its parameters but not in its inputs (input curvature 0.4)" in text
     assert "linear in its inputs (input curvature 0) but not in its parameters" in text
     assert "even where it is linear in its inputs, as the deep linear stack is" in text
+
+
+def test_modes_found_by_map_only():
+    deep = _row(
+        "deep",
+        2,
+        activations=["identity", "identity"],
+        modes_raw=1,
+        map_optima_raw=12,
+        hessian_negdef_fraction=0.0,
+        continuous_symmetries=["O(3) on hidden1 (posterior)", "GL(3) on hidden1 (likelihood only)"],
+    )
+    text = answer_paragraph([deep])
+    assert "shows one mode in its chains but 12 MAP optima that are images of each other" in text
+    assert "(plus the continuous O(3) on hidden1)" in text and "GL(3)" not in text
+    assert "Hessian negative definite at 0% of draws" in text
+    two = _row(
+        "s2", 2, verdict="multimodal beyond symmetry", map_optima_raw=19, map_optima_canonical=2
+    )
+    text = answer_paragraph([two])
+    assert "is multimodal beyond symmetry: its chains sit in 6 modes, images of each other" in text
+    assert "multi-start MAP finds two optima distinct even up to symmetry" in text
 
 
 def test_describe():

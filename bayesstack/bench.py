@@ -1,0 +1,504 @@
+"""Benchmarks: bayesstack's NUTS backends against the same network written by hand.
+
+For every size (:data:`bayesstack.benchmodels.SIZES`) and backend, one fit from scratch in this
+process: compile and sampling time, gradient evaluations per second inside the sampler against
+the floor (one compiled log density and gradient, outside any sampler), minimum bulk ESS (on
+canonical draws for stacks) per second. Backends: ``numpyro`` and ``nutpie`` (``bayesstack.fit``),
+``hand-pymc`` (the network written in PyMC, sampled by nutpie) and ``hand-numpyro``.
+
+Run ``python -m bayesstack.bench --help``; ``docs/performance.md`` has the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from bayesstack.benchmodels import SIZES, BenchSize, floor_jax, floor_numba, hand_numpyro, hand_pymc
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("numpyro", "nutpie", "hand-pymc", "hand-numpyro")
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """One fit of one size with one backend (times in seconds, ``floor_us`` in µs).
+
+    ``sampler_us`` is the wall time per gradient evaluation inside the sampler, per core
+    (sampling time x chains running at once / leapfrog steps); ``efficiency`` is
+    ``floor_us / sampler_us`` (1 = no sampler overhead). ``wall`` is the whole fit as a user
+    sees it: model, compilation, sampling, pointwise log-likelihood and the result object.
+    """
+
+    size: str
+    backend: str
+    chains: int
+    tune: int
+    draws: int
+    compile: float
+    sample: float
+    wall: float
+    floor_us: float
+    grad_evals: int
+    sampler_us: float
+    efficiency: float
+    min_ess: float
+    ess_per_s: float
+    ess_per_s_wall: float
+    divergences: int
+
+    def to_dict(self) -> dict:
+        """Plain dict of the row."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Fit:
+    compile: float
+    sample: float
+    wall: float
+    floor: float
+    grad_evals: int
+    draws: dict  # name -> (chain, draw, ...)
+    divergences: int
+
+
+def configure_jax(devices: int) -> None:
+    """Float64, and ``devices`` CPU devices for hand-written numpyro's parallel chains.
+
+    Only effective before JAX starts; bayesstack's own JAX route needs neither (threads).
+    """
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    try:
+        jax.config.update("jax_num_cpu_devices", devices)
+    except RuntimeError:  # JAX already running: hand-written numpyro runs chains in sequence
+        log.info("JAX already started; hand-written numpyro chains run sequentially")
+
+
+# --- one fit per backend ----------------------------------------------------------------------
+def _point(n_dim: int, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1.0, 1.0, n_dim)
+
+
+def _jax_model_logp(model):
+    """The JAX log density of bayesstack's ``model`` as a function of one flat vector."""
+    from bayesstack import jaxnuts
+
+    logp_fn, _, names, dnames, _ = jaxnuts._jaxify(model)
+    ip = model.initial_point()
+    shapes = [np.shape(ip[n]) for n in names]
+    data = jaxnuts.data_arrays(model, dnames)
+
+    def logp(theta):
+        parts, i = [], 0
+        for s in shapes:
+            k = math.prod(s)
+            parts.append(theta[i : i + k].reshape(s))
+            i += k
+        return logp_fn(*parts, *data)[0]
+
+    return logp, sum(math.prod(s) for s in shapes)
+
+
+def _fit_bayesstack(size, backend, X, y, chains, tune, draws, seed, floor_s) -> _Fit:
+    from bayesstack import backends
+    from bayesstack.builder import build_model
+    from bayesstack.sampling import fit
+
+    spec = size.spec()
+    t0 = time.perf_counter()
+    run = fit(spec, X, y, chains=chains, tune=tune, draws=draws, seed=seed, sampler=backend)
+    wall = time.perf_counter() - t0
+    post, stats = run["posterior"], run["sample_stats"]
+    model = build_model(spec, X, y)
+    if backend == "numpyro":
+        logp, n_dim = _jax_model_logp(model)
+        floor = floor_jax(logp, _point(n_dim), floor_s)
+    else:
+        cm, _ = backends._nutpie_compiled(model, spec)
+        floor = floor_numba(cm, _point(cm.n_dim), floor_s)
+    steps = int(stats["n_steps"].sum()) + int(stats.attrs["warmup_n_steps"])
+    return _Fit(
+        float(post.attrs["compile_time"]),
+        float(post.attrs["sampling_time"]),
+        wall,
+        floor,
+        steps,
+        {k: post[k].values for k in post.data_vars},
+        int(stats["diverging"].sum()),
+    )
+
+
+def _fit_hand_pymc(size, X, y, chains, tune, draws, seed, floor_s) -> _Fit:
+    import nutpie
+    import pymc as pm
+
+    t0 = time.perf_counter()
+    model = hand_pymc(size, X, y)
+    cm = nutpie.compile_pymc_model(model, backend="numba")
+    t1 = time.perf_counter()
+    tr = nutpie.sample(
+        cm, draws=draws, tune=tune, chains=chains, seed=seed, save_warmup=True, progress_bar=False
+    )
+    t2 = time.perf_counter()
+    pm.compute_log_likelihood(tr, model=model, progressbar=False)
+    wall = time.perf_counter() - t0
+    steps = int(tr.sample_stats["n_steps"].sum() + tr.warmup_sample_stats["n_steps"].sum())
+    post = tr.posterior
+    return _Fit(
+        t1 - t0,
+        t2 - t1,
+        wall,
+        floor_numba(cm, _point(cm.n_dim), floor_s),
+        steps,
+        {k: post[k].values for k in post.data_vars},
+        int(tr.sample_stats["diverging"].sum()),
+    )
+
+
+def _fit_hand_numpyro(size, X, y, chains, tune, draws, seed, floor_s) -> _Fit:
+    import jax
+    from jax.flatten_util import ravel_pytree
+    from numpyro.infer import MCMC, NUTS
+    from numpyro.infer.util import initialize_model, log_likelihood
+
+    model = hand_numpyro(size)
+    method = "parallel" if jax.local_device_count() >= chains else "sequential"
+    Xj, yj = jax.numpy.asarray(X), jax.numpy.asarray(y)
+
+    def mcmc(n_warm, n_draw):
+        kw = {"progress_bar": False, "chain_method": method}
+        return MCMC(NUTS(model), num_warmup=n_warm, num_samples=n_draw, num_chains=chains, **kw)
+
+    # compilation alone cannot be timed inside MCMC.run: time a run of one iteration instead
+    t0 = time.perf_counter()
+    tiny = mcmc(1, 1)
+    tiny.run(jax.random.key(seed), Xj, yj)
+    jax.block_until_ready(tiny.get_samples())
+    t_compile = time.perf_counter() - t0
+    m = mcmc(tune, draws)
+    t0 = time.perf_counter()
+    m.run(jax.random.key(seed), Xj, yj, extra_fields=("num_steps",))
+    samples = m.get_samples(group_by_chain=True)
+    jax.block_until_ready(samples)
+    t_run = time.perf_counter() - t0
+    jax.block_until_ready(log_likelihood(model, m.get_samples(), Xj, yj))
+    wall = time.perf_counter() - t0
+    # warmup steps are not collected by run(); the same warmup, untimed, gives them
+    w = mcmc(tune, draws)
+    w.warmup(jax.random.key(seed), Xj, yj, collect_warmup=True, extra_fields=("num_steps",))
+    n_warm = int(w.get_extra_fields()["num_steps"].sum())
+    info = initialize_model(jax.random.key(0), model, model_args=(Xj, yj))
+    flat, unravel = ravel_pytree(info.param_info.z)
+    floor = floor_jax(lambda th: -info.potential_fn(unravel(th)), _point(flat.size), floor_s)
+    steps = n_warm + int(m.get_extra_fields()["num_steps"].sum())
+    divs = int(m.get_extra_fields()["diverging"].sum())
+    return _Fit(
+        t_compile,
+        max(t_run - t_compile, 0.0),
+        wall,
+        floor,
+        steps,
+        {k: np.asarray(v) for k, v in samples.items()},
+        divs,
+    )
+
+
+# --- ESS on canonical draws -------------------------------------------------------------------
+def min_ess(size: BenchSize, draws: dict) -> float:
+    """Minimum bulk ESS over every scalar, weights taken canonical (symmetry removed)."""
+    import arviz as az
+    import xarray as xr
+
+    spec = size.spec()
+    if spec.depth:
+        try:
+            from bayesstack.geometry.canonical import canonicalize
+        except ImportError:  # pragma: no cover - geometry not available
+            log.warning("no canonicalize: ESS of raw (label-switching) weights")
+        else:
+            draws = canonicalize(spec, draws).params
+    ds = xr.Dataset(
+        {
+            k: (("chain", "draw", *(f"{k}_{i}" for i in range(np.ndim(v) - 2))), np.asarray(v))
+            for k, v in draws.items()
+        }
+    )
+    ess = az.ess(ds, method="bulk")
+    return float(min(float(ess[k].min()) for k in ess.data_vars))
+
+
+# --- the harness ------------------------------------------------------------------------------
+def run_benchmarks(
+    sizes: Sequence[str] = tuple(SIZES),
+    backends: Sequence[str] = BACKENDS,
+    quick: bool = False,
+    *,
+    chains: int = 2,
+    tune: int | None = None,
+    draws: int | None = None,
+    seed: int = 0,
+) -> list[BenchRow]:
+    """Fit every size with every backend and measure it.
+
+    Parameters
+    ----------
+    sizes : sequence of str
+        Keys of :data:`bayesstack.benchmodels.SIZES` (``"a"`` ... ``"e"``).
+    backends : sequence of str
+        Any of :data:`BACKENDS`; ``numpyro`` and ``hand-numpyro`` need the ``jax`` extra.
+    quick : bool
+        Tiny runs (30 tuning steps, 30 draws, short floor timings): for tests.
+    chains : int
+        Chains per fit (all run at once, one per core, as far as cores go).
+    tune, draws : int, optional
+        Default 1000 each (30 with ``quick``).
+    seed : int
+        Data and sampler seed.
+
+    Returns
+    -------
+    list of BenchRow
+    """
+    unknown = [b for b in backends if b not in BACKENDS] + [s for s in sizes if s not in SIZES]
+    if unknown:
+        raise ValueError(f"unknown backend or size {unknown[0]!r}")
+    tune = tune or (30 if quick else 1000)
+    draws = draws or (30 if quick else 1000)
+    floor_s = 0.05 if quick else 1.0
+    if any(b in ("numpyro", "hand-numpyro") for b in backends):
+        configure_jax(chains)
+    rows = []
+    for name in sizes:
+        size = SIZES[name]
+        X, y = size.data(seed)
+        for backend in backends:
+            log.info("bench: size %s, %s", name, backend)
+            args = (X, y, chains, tune, draws, seed, floor_s)
+            if backend in ("numpyro", "nutpie"):
+                f = _fit_bayesstack(size, backend, *args)
+            elif backend == "hand-pymc":
+                f = _fit_hand_pymc(size, *args)
+            else:
+                f = _fit_hand_numpyro(size, *args)
+            parallel = min(chains, os.cpu_count() or 1)
+            sampler_us = f.sample * parallel / max(f.grad_evals, 1) * 1e6
+            ess = min_ess(size, f.draws)
+            rows.append(
+                BenchRow(
+                    name,
+                    backend,
+                    chains,
+                    tune,
+                    draws,
+                    f.compile,
+                    f.sample,
+                    f.wall,
+                    f.floor * 1e6,
+                    f.grad_evals,
+                    sampler_us,
+                    f.floor * 1e6 / sampler_us,
+                    ess,
+                    ess / f.sample if f.sample > 0 else math.nan,
+                    ess / f.wall,
+                    f.divergences,
+                )
+            )
+    return rows
+
+
+# --- ratios, scaling, reuse, Markdown ---------------------------------------------------------
+RATIOS = (  # (numerator, denominator, what, target)
+    ("nutpie", "hand-pymc", "wall", "<= 1.05"),
+    ("nutpie", "hand-pymc", "floor_us", "<= 1.05"),
+    ("numpyro", "hand-numpyro", "ess_per_s_wall", ">= 1.0"),
+    ("numpyro", "hand-numpyro", "wall", ""),
+    ("numpyro", "hand-numpyro", "floor_us", ""),
+    ("numpyro", "nutpie", "ess_per_s_wall", ""),
+    ("numpyro", "nutpie", "floor_us", ""),
+)
+
+
+def ratios(rows: Sequence[BenchRow]) -> list[tuple[str, str, str, str, float]]:
+    """``(size, a / b, what, target, value)`` for every pair in :data:`RATIOS` that was run."""
+    by = {(r.size, r.backend): r for r in rows}
+    out = []
+    for size in dict.fromkeys(r.size for r in rows):
+        for a, b, what, target in RATIOS:
+            if (size, a) in by and (size, b) in by:
+                den = getattr(by[size, b], what)
+                val = getattr(by[size, a], what) / den if den else math.nan
+                out.append((size, f"{a} / {b}", what, target, val))
+    return out
+
+
+def to_markdown(rows: Sequence[BenchRow]) -> str:
+    """The results table and the ratio table as Markdown."""
+    head = (
+        "| size | backend | compile s | sample s | wall s | floor µs | µs/grad in sampler "
+        "| efficiency | grad evals | min ESS | ESS/s | ESS/s (wall) | div |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    body = "".join(
+        f"| {r.size} | {r.backend} | {r.compile:.1f} | {r.sample:.1f} | {r.wall:.1f} "
+        f"| {r.floor_us:.1f} | {r.sampler_us:.1f} | {r.efficiency:.2f} | {r.grad_evals} "
+        f"| {r.min_ess:.0f} | {r.ess_per_s:.1f} | {r.ess_per_s_wall:.1f} | {r.divergences} |\n"
+        for r in rows
+    )
+    rat = "\n| size | ratio | of | target | value |\n|---|---|---|---|---|\n" + "".join(
+        f"| {s} | {pair} | {what} | {target} | {v:.2f} |\n"
+        for s, pair, what, target, v in ratios(rows)
+    )
+    return head + body + rat
+
+
+@dataclass(frozen=True)
+class ScalingRow:
+    """Time per log density + gradient (µs) of a one-hidden-layer tanh stack, D = 5."""
+
+    n: int
+    width: int
+    numba_us: float
+    jax_us: float
+    hand_jax_us: float
+
+    def to_dict(self) -> dict:
+        """Plain dict of the row."""
+        return asdict(self)
+
+
+def scaling(
+    ns: Sequence[int] = (200, 1000, 5000, 20000),
+    widths: Sequence[int] = (3, 10, 30, 100),
+    *,
+    quick: bool = False,
+) -> list[ScalingRow]:
+    """The floor against N (width 10) and against width (N = 1000): numba, PyMC-to-JAX, JAX."""
+    import nutpie
+
+    from bayesstack.benchmodels import hand_jax_logp
+    from bayesstack.builder import build_model
+
+    configure_jax(1)
+    floor_s = 0.05 if quick else 0.5
+    grid = [(n, 10) for n in ns] + [
+        (1000, w) for w in widths if (1000, w) not in {(n, 10) for n in ns}
+    ]
+    rows = []
+    for n, width in grid:
+        size = BenchSize(f"n{n}-h{width}", n, 5, (width,))
+        X, y = size.data(0)
+        model = build_model(size.spec(), X, y)
+        cm = nutpie.compile_pymc_model(model, backend="numba")
+        x = _point(cm.n_dim)
+        logp, _ = _jax_model_logp(model)
+        ip = model.initial_point()
+        shapes = {v.name: np.shape(ip[v.name]) for v in model.value_vars}
+        rows.append(
+            ScalingRow(
+                n,
+                width,
+                floor_numba(cm, x, floor_s) * 1e6,
+                floor_jax(logp, x, floor_s) * 1e6,
+                floor_jax(hand_jax_logp(size, X, y, shapes), x, floor_s) * 1e6,
+            )
+        )
+    return rows
+
+
+def scaling_markdown(rows: Sequence[ScalingRow]) -> str:
+    """The scaling table as Markdown."""
+    return (
+        "| N | width | numba µs | PyMC→JAX µs | hand JAX µs | numba / JAX |\n"
+        + ("|---|---|---|---|---|---|\n")
+        + "".join(
+            f"| {r.n} | {r.width} | {r.numba_us:.1f} | {r.jax_us:.1f} | {r.hand_jax_us:.1f} "
+            f"| {r.numba_us / r.jax_us:.2f} |\n"
+            for r in rows
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ReuseRow:
+    """Two fits of one architecture on different data (seeds): the second reuses the compile."""
+
+    size: str
+    backend: str
+    first_wall: float
+    first_compile: float
+    second_wall: float
+    second_compile: float
+
+    def to_dict(self) -> dict:
+        """Plain dict of the row."""
+        return asdict(self)
+
+
+def reuse(
+    size: str = "b", backends: Sequence[str] = ("numpyro", "nutpie"), *, quick: bool = False
+) -> list[ReuseRow]:
+    """Time a fit and a second fit of the same architecture on new data, per backend."""
+    from bayesstack.backends import clear_caches
+    from bayesstack.sampling import fit
+
+    n = 30 if quick else 200
+    rows = []
+    for backend in backends:
+        clear_caches()
+        walls, comps = [], []
+        for seed in (1, 2):
+            X, y = SIZES[size].data(seed)
+            t0 = time.perf_counter()
+            run = fit(
+                SIZES[size].spec(), X, y, chains=2, tune=n, draws=n, seed=seed, sampler=backend
+            )
+            walls.append(time.perf_counter() - t0)
+            comps.append(float(run["posterior"].attrs["compile_time"]))
+        rows.append(ReuseRow(size, backend, walls[0], comps[0], walls[1], comps[1]))
+    return rows
+
+
+def reuse_markdown(rows: Sequence[ReuseRow]) -> str:
+    """The reuse table as Markdown."""
+    return (
+        "| size | backend | 1st fit wall s | of which compile | 2nd fit wall s | of which compile "
+        "| saving |\n|---|---|---|---|---|---|---|\n"
+    ) + "".join(
+        f"| {r.size} | {r.backend} | {r.first_wall:.1f} | {r.first_compile:.1f} "
+        f"| {r.second_wall:.1f} | {r.second_compile:.1f} | {r.first_wall - r.second_wall:.1f} s |\n"
+        for r in rows
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m bayesstack.bench``: run the benchmarks and print Markdown."""
+    p = argparse.ArgumentParser(prog="python -m bayesstack.bench", description=__doc__)
+    p.add_argument("--sizes", default=",".join(SIZES))
+    p.add_argument("--backends", default=",".join(BACKENDS))
+    p.add_argument("--chains", type=int, default=2)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--scaling", action="store_true", help="also time the floor against N and width")
+    p.add_argument("--reuse", action="store_true", help="also time a repeated fit")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    rows = run_benchmarks(a.sizes.split(","), a.backends.split(","), a.quick, chains=a.chains)
+    print(to_markdown(rows), flush=True)
+    if a.reuse:
+        print(reuse_markdown(reuse(quick=a.quick)), flush=True)
+    if a.scaling:
+        print(scaling_markdown(scaling(quick=a.quick)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Multi-start MAP: known optima of GLMs, and symmetric optima of a tanh stack."""
+
+import numpy as np
+import pytest
+
+from bayesstack.builder import build_model
+from bayesstack.datasets import load_dataset
+from bayesstack.geometry.optimize import MapObjective, multistart_map
+from bayesstack.spec import Layer, Spec, normal
+
+
+@pytest.fixture
+def gaussian_data(rng):
+    X = rng.normal(size=(50, 2))
+    y = X @ np.array([1.0, -2.0]) + 0.5 + 0.7 * rng.normal(size=50)
+    return X, y
+
+
+def ridge_map(X, y):
+    """Joint MAP of (W1, b1, sigma) for N(0, 1) priors and sigma ~ HalfNormal(1), no Jacobian.
+
+    Given sigma the weights are the ridge solution with penalty sigma^2; given the weights,
+    d/dsigma [-N log s - RSS / (2 s^2) - s^2 / 2] = 0 gives s^2 = (sqrt(N^2 + 4 RSS) - N) / 2.
+    Iterating the two maps converges to the joint optimum.
+    """
+    Xt = np.column_stack([X, np.ones(len(X))])
+    n, s2 = len(X), 1.0
+    for _ in range(500):
+        beta = np.linalg.solve(Xt.T @ Xt + s2 * np.eye(Xt.shape[1]), Xt.T @ y)
+        rss = np.sum((y - Xt @ beta) ** 2)
+        s2 = (np.sqrt(n**2 + 4 * rss) - n) / 2
+    return beta, np.sqrt(s2)
+
+
+def test_gaussian_glm_has_one_optimum_the_closed_form_map(gaussian_data):
+    X, y = gaussian_data
+    spec = Spec(name="glm", family="gaussian", weights=normal(1.0), bias=normal(1.0))
+    res = multistart_map(build_model(spec, X, y), spec, n_starts=6, seed=1)
+    assert res.n_raw == 1 and res.n_canonical == 1
+    assert res.n_converged == 6 and res.hits.tolist() == [6]
+    beta, sigma = ridge_map(X, y)
+    np.testing.assert_allclose(res.theta[0], beta, atol=1e-6)
+    assert float(res.nuisance["sigma"][0]) == pytest.approx(sigma, abs=1e-6)
+
+
+def test_logistic_glm_has_one_optimum(rng):
+    X = rng.normal(size=(80, 3))
+    y = (X @ np.array([1.0, -1.0, 0.5]) + rng.logistic(size=80) > 0).astype(float)
+    spec = Spec(name="glm", family="bernoulli", weights=normal(2.5), bias=normal(2.5))
+    res = multistart_map(build_model(spec, X, y), spec, n_starts=8, seed=0, start_scale=3.0)
+    assert res.n_raw == 1 and res.n_canonical == 1 and res.n_saddles == 0
+    assert res.to_dict()["hits"] == [res.n_converged]
+
+
+def test_tanh_stack_optima_are_images_of_one_optimum():
+    ds = load_dataset("teacher-gaussian")
+    spec = Spec(name="tanh3", family="gaussian", layers=(Layer(3, "tanh"),))
+    res = multistart_map(build_model(spec, ds.X, ds.y), spec, n_starts=10, seed=0)
+    assert res.n_raw >= 3
+    assert res.n_canonical == 1
+    assert np.ptp(res.logp) < 1e-6  # images share the log density
+    assert res.orbit.tolist() == [0] * res.n_raw
+    d = res.to_dict()
+    assert d["optima_raw"] == res.n_raw and d["optima_canonical"] == 1
+
+
+def test_objective_matches_the_model_without_jacobian(gaussian_data, rng):
+    X, y = gaussian_data
+    spec = Spec(name="glm", family="gaussian")
+    model = build_model(spec, X, y)
+    obj = MapObjective(model)
+    assert obj.names == ["W1", "b1", "sigma_log__"] and obj.size == 4
+    x = rng.normal(size=4)
+    lp, g = obj(x)
+    point = obj.split(x)
+    assert lp == pytest.approx(float(model.compile_logp(jacobian=False)(point)))
+    np.testing.assert_allclose(g, model.compile_dlogp(jacobian=False)(point))
+    assert float(obj.constrained(x)["sigma"]) == pytest.approx(np.exp(x[3]))
