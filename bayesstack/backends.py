@@ -20,13 +20,16 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pymc as pm
-import xarray as xr
 
 from bayesstack.errors import BayesstackError
 from bayesstack.spec import Spec
+
+if TYPE_CHECKING:  # PyMC and xarray load on first use: the CLI imports this module cheaply
+    import pymc as pm
+    import xarray as xr
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +148,29 @@ class ChainDraws:
     log_likelihood: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ChainRun:
+    """Chains of one run and what they cost.
+
+    Attributes
+    ----------
+    chains : list of ChainDraws
+        In chain order.
+    compile_time : float
+        Seconds compiling (0 when the compiled model came from the cache).
+    sampling_time : float
+        Wall seconds sampling, compilation excluded.
+    cpu_time : float
+        CPU seconds of this process while sampling, all threads (immune to other processes
+        sharing the cores, unlike wall time).
+    """
+
+    chains: list[ChainDraws]
+    compile_time: float
+    sampling_time: float
+    cpu_time: float
+
+
 def data_key(model: pm.Model, spec: Spec) -> tuple:
     """What identifies a model's compiled graph: the spec's hash and the data's layout."""
     data = tuple(
@@ -186,11 +212,12 @@ def _finished(bg) -> bool:
         return False
 
 
-def _nutpie_chains(model, spec, s, chain_ids, starts, seeds, cores) -> tuple[list, float]:
+def _nutpie_chains(model, spec, s, chain_ids, starts, seeds, cores) -> ChainRun:
     """Every chain as its own background nutpie sampler, at most ``cores`` at a time."""
     import nutpie
 
     cm, compile_time = _nutpie_compiled(model, spec)
+    t_start, cpu_start = time.perf_counter(), time.process_time()
     names = [v.name for v in model.value_vars]
     out_names = [v.name for v in (*model.free_RVs, *model.deterministics)]
     todo = list(zip(chain_ids, starts, seeds, strict=True))
@@ -225,11 +252,12 @@ def _nutpie_chains(model, spec, s, chain_ids, starts, seeds, cores) -> tuple[lis
             n_warm = int(tr.warmup_sample_stats["n_steps"].sum())
             done.append(ChainDraws(c, post, stats, n_warm, time.perf_counter() - t0))
             log.info("chain %d done in %.1f s", c, time.perf_counter() - t0)
-    return done, compile_time
+    wall, cpu = time.perf_counter() - t_start, time.process_time() - cpu_start
+    return ChainRun(done, compile_time, wall, cpu)
 
 
 # --- numpyro (the JAX route) ------------------------------------------------------------------
-def _numpyro_chains(model, spec, s, chain_ids, starts, seeds, cores) -> tuple[list, float]:
+def _numpyro_chains(model, spec, s, chain_ids, starts, seeds, cores) -> ChainRun:
     """Every chain as one call of the compiled JAX program, in ``cores`` threads."""
     from bayesstack import jaxnuts
 
@@ -248,14 +276,16 @@ def _numpyro_chains(model, spec, s, chain_ids, starts, seeds, cores) -> tuple[li
         log.info("chain %d done in %.1f s", c, time.perf_counter() - t0)
         return ChainDraws(c, post, stats, n_warm, time.perf_counter() - t0, ll)
 
+    t_start, cpu_start = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=cores) as pool:
         done = list(pool.map(one, zip(chain_ids, starts, seeds, strict=True)))
-    return done, compile_time
+    wall, cpu = time.perf_counter() - t_start, time.process_time() - cpu_start
+    return ChainRun(done, compile_time, wall, cpu)
 
 
 def run_chains(
     model: pm.Model, spec: Spec, settings, chain_ids: Sequence[int], cores: int
-) -> tuple[list[ChainDraws], float, float]:
+) -> ChainRun:
     """Run the chains ``chain_ids`` of a run here, in parallel over ``cores``.
 
     Parameters
@@ -274,39 +304,29 @@ def run_chains(
 
     Returns
     -------
-    chains : list of ChainDraws
-        In ``chain_ids`` order.
-    compile_time, sampling_time : float
-        Seconds spent compiling (0 when the compiled model came from the cache) and sampling.
+    ChainRun
+        The chains in ``chain_ids`` order, and compile, sampling and CPU time.
     """
     seeds = chain_seeds(settings.seed, max(chain_ids) + 1)
     starts = chain_starts(model, [seeds[c][0] for c in chain_ids], settings.init)
     sampler_seeds = [seeds[c][1] for c in chain_ids]
     runner = {"numpyro": _numpyro_chains, "nutpie": _nutpie_chains}[settings.sampler]
-    t0 = time.perf_counter()
-    done, compile_time = runner(
-        model, spec, settings, list(chain_ids), starts, sampler_seeds, max(1, cores)
-    )
-    done.sort(key=lambda d: list(chain_ids).index(d.chain))
-    return done, compile_time, time.perf_counter() - t0 - compile_time
+    ids = list(chain_ids)
+    run = runner(model, spec, settings, ids, starts, sampler_seeds, max(1, cores))
+    return dataclasses.replace(run, chains=sorted(run.chains, key=lambda d: ids.index(d.chain)))
 
 
-def to_datatree(
-    model: pm.Model,
-    chains: Sequence[ChainDraws],
-    *,
-    library: str,
-    tune: int,
-    compile_time: float,
-    sampling_time: float,
-) -> xr.DataTree:
+def to_datatree(model: pm.Model, run: ChainRun, *, library: str, tune: int) -> xr.DataTree:
     """Merge per-chain draws into one DataTree with PyMC's layout (chain index 0, 1, ...).
 
     Groups ``posterior``, ``sample_stats``, ``observed_data``, ``constant_data`` and, when the
-    chains carry it, ``log_likelihood``. The
-    posterior's attrs hold ``sampling_time``, ``compile_time`` and ``tuning_steps``; the
-    sample_stats' attrs hold ``warmup_n_steps`` (gradient evaluations during warmup).
+    chains carry it, ``log_likelihood``. The posterior's attrs hold ``sampling_time``,
+    ``sampling_cpu_time``, ``compile_time`` and ``tuning_steps``; the sample_stats' attrs hold
+    ``warmup_n_steps`` (leapfrog steps, that is gradient evaluations, during warmup, all chains
+    together).
     """
+    import pymc as pm
+    import xarray as xr
     from arviz_base import dict_to_dataset
     from pymc.backends.arviz import (
         coords_and_dims_for_inferencedata,
@@ -315,10 +335,16 @@ def to_datatree(
     )
 
     lib = importlib.import_module(library)
+    chains = run.chains
     coords, dims = coords_and_dims_for_inferencedata(model)
     post = {k: np.stack([c.posterior[k] for c in chains]) for k in chains[0].posterior}
     stats = {k: np.stack([c.stats[k] for c in chains]) for k in chains[0].stats}
-    attrs = {"sampling_time": sampling_time, "compile_time": compile_time, "tuning_steps": tune}
+    attrs = {
+        "sampling_time": run.sampling_time,
+        "sampling_cpu_time": run.cpu_time,
+        "compile_time": run.compile_time,
+        "tuning_steps": tune,
+    }
     tree = xr.DataTree()
     kw = {"inference_library": lib, "coords": coords, "dims": dims}
     tree["posterior"] = xr.DataTree(dict_to_dataset(post, attrs=attrs, **kw))
@@ -339,6 +365,8 @@ def to_datatree(
 # --- pm.sample (PyMC's NUTS, blackjax) --------------------------------------------------------
 def sample_pm(model: pm.Model, s, progressbar: bool) -> xr.DataTree:
     """Sample through ``pm.sample`` (PyMC's NUTS, blackjax) with per-chain starts."""
+    import pymc as pm
+
     initvals = chain_initial_points(model, s.seed, s.chains, s.init)
     kw: dict = {}
     if s.sampler == "pymc":
@@ -366,8 +394,7 @@ def sample_pm(model: pm.Model, s, progressbar: bool) -> xr.DataTree:
 
 def clear_caches() -> None:
     """Forget every compiled model (nutpie and JAX)."""
-    _NUTPIE_CACHE.clear()
-    if importlib.util.find_spec("jax") is not None:
-        from bayesstack import jaxnuts
+    from bayesstack import jaxnuts
 
-        jaxnuts.clear_cache()
+    _NUTPIE_CACHE.clear()
+    jaxnuts.clear_cache()

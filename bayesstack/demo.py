@@ -81,7 +81,8 @@ def poly_spec(glm: Spec) -> Spec:
     return Spec.from_dict(d)
 
 
-def _fit_command(spec_name: str, dataset: str, out: Path, s: DemoSettings) -> str:
+def _fit_command(spec_name: str, dataset: str, out: Path, run: xr.DataTree) -> str:
+    s = json.loads(run.attrs["fit_settings"])
     args = [
         "bayesstack",
         "fit",
@@ -90,15 +91,9 @@ def _fit_command(spec_name: str, dataset: str, out: Path, s: DemoSettings) -> st
         dataset,
         "--out",
         str(out),
-        "--chains",
-        str(s.chains),
-        "--draws",
-        str(s.draws),
-        "--tune",
-        str(s.tune),
-        "--seed",
-        str(s.seed),
     ]
+    for key in ("chains", "draws", "tune", "seed", "sampler", "init"):
+        args += [f"--{key}", str(s[key])]
     return shlex.join(args)
 
 
@@ -135,7 +130,7 @@ def fit_demo_runs(
     for name, spec in specs.items():
         path = runs_dir / f"{name}.nc"
         run = bs.fit(spec, ds, **fit_kw)
-        run.attrs[COMMAND_ATTR] = _fit_command(name, dataset, path, settings)
+        run.attrs[COMMAND_ATTR] = _fit_command(name, dataset, path, run)
         paths[name] = bs.save(run, path)
         if on_step:
             on_step(name)

@@ -15,13 +15,16 @@ import math
 import time
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pymc as pm
 
-from bayesstack.backends import ChainDraws
+from bayesstack.backends import ChainRun
 from bayesstack.errors import BayesstackError
 from bayesstack.spec import Spec
+
+if TYPE_CHECKING:
+    import pymc as pm
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +87,7 @@ def _identity(x):
 def run_task(payload: dict, chain_ids: Sequence[int], cores: int = 1):
     """One Dask task: rebuild the model and run the chains ``chain_ids`` of the run.
 
-    Returns ``(chains, compile_time, sampling_time)`` as :func:`bayesstack.backends.run_chains`.
+    Returns a :class:`bayesstack.backends.ChainRun`, as :func:`bayesstack.backends.run_chains`.
     """
     from bayesstack.backends import run_chains
     from bayesstack.builder import build_model
@@ -111,7 +114,7 @@ def run_chains_dask(
     scheduler: str | None = None,
     chains_per_task: int | None = None,
     retries: int = RETRIES,
-) -> tuple[list[ChainDraws], float, float]:
+) -> ChainRun:
     """Run every chain of a fit as Dask tasks and gather them in chain order.
 
     Parameters
@@ -129,12 +132,9 @@ def run_chains_dask(
 
     Returns
     -------
-    chains : list of ChainDraws
-        Every chain, in order.
-    compile_time : float
-        The longest compile time of a task.
-    sampling_time : float
-        Wall time of the whole Dask run, compilation on the workers included.
+    ChainRun
+        Every chain, in order; the longest compile time of a task; the wall time of the whole
+        Dask run (compilation on the workers included); the tasks' CPU time while sampling.
     """
     _distributed()
     own = client is None
@@ -170,8 +170,8 @@ def run_chains_dask(
     finally:
         if own:
             client.close()
-    done = [c for chains, _, _ in results for c in chains]
-    done.sort(key=lambda c: c.chain)
+    done = sorted((c for r in results for c in r.chains), key=lambda c: c.chain)
     if [c.chain for c in done] != list(range(settings.chains)):
         raise BayesstackError("dask: the tasks did not return every chain")  # pragma: no cover
-    return done, max(t for _, t, _ in results), wall
+    compile_time = max(r.compile_time for r in results)
+    return ChainRun(done, compile_time, wall, sum(r.cpu_time for r in results))

@@ -1,13 +1,14 @@
 """The JAX route: the PyMC model's own log density, converted to JAX, sampled by numpyro's NUTS.
 
-The PyMC model stays the reference: its log density (Jacobian included) and its free random
-variables and deterministics are converted by PyTensor's JAX backend, unchanged. One chain is one
-call of one compiled XLA program (warmup and draws in a single ``lax.scan``), so there is no
-Python in the sampling loop. The data are arguments of the program, not constants, so the
-program of an architecture is compiled once per process and reused for other data sets of the
-same shape (many seeds, the demo). Chains run in threads: XLA releases the GIL, so chains use
-every core without ``XLA_FLAGS`` or ``numpyro.set_host_device_count``, and a chain's draws do
-not depend on how chains are grouped (the same program runs every chain).
+The PyMC model stays the reference: its log density (Jacobian included), its free random
+variables, deterministics and pointwise log-likelihood are converted by PyTensor's JAX backend,
+unchanged. One chain is one call of one compiled XLA program (warmup and draws in a single
+``lax.fori_loop``), so there is no Python in the sampling loop. The data are arguments of the
+program, not constants, so the program of an architecture is compiled once per process and
+reused for other data sets of the same shape (many seeds, the demo). Chains run in threads: XLA
+releases the GIL, so chains use every core without ``XLA_FLAGS`` or
+``numpyro.set_host_device_count``, and a chain's draws do not depend on how chains are grouped
+(the same program runs every chain).
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pymc as pm
+
+if TYPE_CHECKING:
+    import pymc as pm
 
 STATS = ("lp", "diverging", "energy", "n_steps", "tree_depth", "acceptance_rate", "step_size")
 

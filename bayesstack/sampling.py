@@ -149,39 +149,13 @@ def fit(
         dataset = dataset or data.name
     settings = FitSettings(draws, tune, chains, seed, sampler, init, target_accept, cores)
     require(sampler)
-    distributed = client is not None or dask_scheduler is not None
-    if distributed and sampler not in PER_CHAIN:
+    if (client is not None or dask_scheduler is not None) and sampler not in PER_CHAIN:
         raise BayesstackError(
             f"sampler: Dask runs the samplers {', '.join(PER_CHAIN)}, not {sampler!r}"
         )
     model = build_model(spec, X, y, trials=trials, feature_names=feature_names)
     log.info("fitting %s with %s: %d chains", spec.name, sampler, chains)
-    if distributed:
-        from bayesstack.distributed import run_chains_dask
-
-        done, t_compile, t_sample = run_chains_dask(
-            spec,
-            model,
-            settings,
-            client=client,
-            scheduler=dask_scheduler,
-            chains_per_task=chains_per_task,
-        )
-    elif sampler in PER_CHAIN:
-        done, t_compile, t_sample = run_chains(
-            model, spec, settings, range(chains), settings.n_cores
-        )
-    if sampler in PER_CHAIN:
-        idata = to_datatree(
-            model,
-            done,
-            library=sampler,
-            tune=tune,
-            compile_time=t_compile,
-            sampling_time=t_sample,
-        )
-    else:
-        idata = sample_pm(model, settings, progressbar)
+    idata = _sample(model, spec, settings, progressbar, client, dask_scheduler, chains_per_task)
     if "log_likelihood" not in idata.children:  # the JAX route computes it while sampling
         pm.compute_log_likelihood(idata, model=model, progressbar=False)
     idata.attrs.update(
@@ -195,6 +169,26 @@ def fit(
         }
     )
     return idata
+
+
+def _sample(model, spec, settings, progressbar, client, scheduler, chains_per_task):
+    """The chains, here or on Dask, as a DataTree (log-likelihood only from the JAX route)."""
+    if settings.sampler not in PER_CHAIN:
+        return sample_pm(model, settings, progressbar)
+    if client is not None or scheduler is not None:
+        from bayesstack.distributed import run_chains_dask
+
+        run = run_chains_dask(
+            spec,
+            model,
+            settings,
+            client=client,
+            scheduler=scheduler,
+            chains_per_task=chains_per_task,
+        )
+    else:
+        run = run_chains(model, spec, settings, range(settings.chains), settings.n_cores)
+    return to_datatree(model, run, library=settings.sampler, tune=settings.tune)
 
 
 def spec_of(run: xr.DataTree) -> Spec:

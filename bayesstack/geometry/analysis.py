@@ -61,7 +61,7 @@ BEYOND = "multimodal beyond symmetry"
 FUNCTION_OBS = 50
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class GeometryResult:
     """Everything :func:`analyze` found about one run.
 
@@ -213,6 +213,12 @@ class GeometryResult:
             table.add_row(k, v)
         return table
 
+    def __repr__(self) -> str:
+        return (
+            f"GeometryResult(model={self.model!r}, verdict={self.verdict!r}, "
+            f"modes_raw={self.modes_raw.n_modes}, modes_canonical={self.n_modes_canonical})"
+        )
+
     def __str__(self) -> str:
         rows = self._rows()
         width = max(len(k) for k, _ in rows)
@@ -266,7 +272,20 @@ def verdict_of(
     map_raw: int | None = None,
     map_canonical: int | None = None,
 ) -> str:
-    """The verdict rule of the module docstring."""
+    """The verdict rule of the module docstring.
+
+    Parameters
+    ----------
+    modes_raw, modes_canonical : int
+        Modes of the raw draws, and modes up to symmetry.
+    map_raw, map_canonical : int, optional
+        Distinct MAP optima, raw and up to symmetry (None: the MAP did not run).
+
+    Returns
+    -------
+    str
+        ``"unimodal"``, ``"symmetric multimodality"`` or ``"multimodal beyond symmetry"``.
+    """
     if modes_canonical > 1 or (map_canonical or 1) > 1:
         return BEYOND
     if modes_raw > 1 or (map_raw or 1) > 1:
@@ -388,6 +407,7 @@ def analyze(
     clock.stage("compile")
     model = model_of(run)
     hess = WeightHessian(model, spec)
+    hess(theta[0, 0], {n: nuis[n][0, 0] for n in hess.nuisance})  # first call: JIT compile
 
     clock.stage("Hessian")
     hc = hessian_check(
@@ -507,10 +527,18 @@ def _notes(r: GeometryResult, verdict: str) -> list[str]:
             "a continuous posterior symmetry acts, so modes up to symmetry are counted in "
             "function space (draws of eta)"
         )
-    if r.posterior_group_order > 1 and r.expected_chains_to_see_all_images > r.chains:
+    discrete_only = r.posterior_group_order > 1 and not r.continuous_posterior_symmetry
+    if discrete_only and r.expected_chains_to_see_all_images > r.chains:
         notes.append(
             f"{r.chains} chains cannot show all {r.posterior_group_order:,} symmetric images "
             f"(about {r.expected_chains_to_see_all_images:,.0f} chains would be needed)"
+        )
+    if r.map is not None and r.map.n_canonical > r.n_modes_canonical:
+        best = [float(r.map.logp[r.map.orbit == k].max()) for k in range(r.map.n_canonical)]
+        notes.append(
+            f"the multi-start MAP found {r.map.n_canonical} optima up to symmetry (best log "
+            f"densities {', '.join(f'{v:.2f}' for v in best)}) where the chains visited "
+            f"{r.n_modes_canonical} mode(s)"
         )
     if r.map is not None and r.map.n_converged < r.map.n_starts:
         notes.append(

@@ -13,10 +13,11 @@ a Laplace prior adds 0 away from 0, so the fraction is 1 at every draw.
 Which draws
 -----------
 Every draw, unless that costs too much. One Hessian is ``P`` gradient passes (a scan), about
-``cost = P * (N * P + 3e4)`` units (``N`` observations; the constant is the per-pass
-overhead; 1e9 units take roughly half a second here). When ``n_draws * cost`` exceeds
-``budget`` (default :data:`BUDGET` = 4e9), only ``max(n_chains, budget // cost)`` draws are
-used, evenly spaced within each chain. The result says how many were evaluated.
+``cost = P * (N * (P + 30) + 3e4)`` units (``N`` observations; ``30`` stands for the
+elementwise work per observation and ``3e4`` for the per-pass overhead; 1e9 units take
+roughly half a second here). When ``n_draws * cost`` exceeds ``budget`` (default
+:data:`BUDGET` = 5e9), only ``max(1, budget // cost // n_chains)`` draws
+per chain are used, evenly spaced within each chain. The result says how many were evaluated.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ from threadpoolctl import threadpool_limits
 from bayesstack.network import weight_names
 from bayesstack.spec import Spec
 
-#: Default work budget (see the module docstring; about two seconds on one core).
-BUDGET = 4e9
-#: Per-gradient-pass overhead, in cost units.
+#: Default work budget (see the module docstring; a few seconds on one core).
+BUDGET = 5e9
+#: Per-gradient-pass overhead, and elementwise work per observation, in cost units.
 _PASS_OVERHEAD = 3e4
+_OBS_WORK = 30
 #: Relative tolerance on the largest eigenvalue.
 TOL = 1e-10
 
@@ -98,7 +100,7 @@ class WeightHessian:
         return np.asarray(self._fn(np.asarray(theta, dtype=float), *args))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HessianCheck:
     """Where the weight Hessian of the log posterior is negative definite.
 
@@ -141,11 +143,11 @@ def select_draws(
     n_chains: int, n_draws: int, n_obs: int, n_weights: int, budget: float = BUDGET
 ) -> tuple[np.ndarray, np.ndarray]:
     """Chain and draw indices to evaluate: all, or evenly spaced ones within ``budget``."""
-    cost = n_weights * (float(n_obs) * n_weights + _PASS_OVERHEAD)
+    cost = n_weights * (float(n_obs) * (n_weights + _OBS_WORK) + _PASS_OVERHEAD)
     n = n_chains * n_draws
     if n * cost > budget:
         n = max(n_chains, int(budget // cost))
-    per_chain = max(1, min(n_draws, -(-n // n_chains)))
+    per_chain = max(1, min(n_draws, n // n_chains))
     draws = np.unique(np.linspace(0, n_draws - 1, per_chain).round().astype(int))
     c, d = np.meshgrid(np.arange(n_chains), draws, indexing="ij")
     return c.ravel(), d.ravel()

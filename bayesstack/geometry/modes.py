@@ -80,7 +80,7 @@ class Mode:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ModeClusters:
     """Modes of a set of draws and the assignment of every draw to one.
 

@@ -10,18 +10,20 @@ Counting rules
 * A run *converged* when L-BFGS reports success (its relative change of the objective fell
   below ``ftol``) or the largest gradient component is below ``gtol_check``; runs stopped by
   ``maxiter`` are dropped.
-* Two converged points are the *same optimum* when their weights differ by at most ``same_tol``
-  (default 1) in units of ``scale`` in every coordinate (the Chebyshev distance of
-  :mod:`bayesstack.geometry.modes`). ``scale`` defaults to the Laplace sd
-  ``sqrt(diag((-H)^+))`` of the weights at the best optimum.
 * An optimum is a *local maximum* unless its weight Hessian (noise held at the optimum) has an
   eigenvalue above ``+1e-6 * max|eigenvalue|``; other stationary points are saddles and are not
-  counted.
-* Two local maxima are the same *up to symmetry* when a posterior group element maps one onto
-  the other within ``same_tol`` (alignment canonicaliser), or when their log densities agree to
-  ``1e-6`` nats and their linear predictors η at the data agree to ``1e-4 (1 + max|η|)``: that
-  also merges points on the orbit of a continuous symmetry (identity layers), where no discrete
-  alignment can.
+  counted. Converged points within 0.1 unit of each other are one local maximum.
+* Local maxima are grouped into *optima* exactly as draws are grouped into modes
+  (:mod:`bayesstack.geometry.modes`): single linkage at ``same_tol`` (default
+  :data:`~bayesstack.geometry.modes.THRESHOLD` = 5) in units of ``scale`` per coordinate
+  (Chebyshev). Local maxima that close lie inside one mode, which the chains cross freely.
+  ``scale`` is the within-mode sd of the posterior draws when given (as :func:`analyze`
+  does), else the Laplace sd ``sqrt(diag((-H)^+))`` of the weights at the best optimum.
+* Up to symmetry, two optima are linked when a posterior group element maps one within
+  ``same_tol`` of the other (alignment canonicaliser), or when their log densities agree to
+  ``1e-6`` nats and their linear predictors η at the data to ``1e-4 (1 + max|η|)``: that also
+  links points on the orbit of a continuous symmetry (identity layers), which no discrete
+  alignment can. Classes are again single-linkage (connected) components.
 """
 
 from __future__ import annotations
@@ -35,31 +37,31 @@ from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
 from bayesstack.geometry.hessian import WeightHessian
-from bayesstack.geometry.modes import align_to
+from bayesstack.geometry.modes import THRESHOLD, align_to
 from bayesstack.network import forward, unflatten, weight_names
 from bayesstack.spec import Spec
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MapResult:
     """Distinct optima of the log posterior found from many starts.
 
     Attributes
     ----------
     theta : array (K, P)
-        Flat weights of each distinct local maximum, best first.
+        Flat weights of the best local maximum of each optimum, best first.
     logp : array (K,)
-        Log density (no Jacobian) at each.
+        Log density (no Jacobian) there.
     hits : int array (K,)
-        Starts that converged to each.
+        Converged starts that ended in each optimum.
     orbit : int array (K,)
         Class of each optimum up to symmetry (0 = the class of the best).
     nuisance : dict of str to array (K, ...)
         Constrained noise parameters at each optimum.
-    n_starts, n_converged, n_saddles : int
-        Starts, converged runs, and converged runs that ended at a saddle.
+    n_starts, n_converged, n_saddles, n_local_maxima : int
+        Starts, converged runs, runs that ended at a saddle, and distinct local maxima.
     scale : array (P,)
         The unit of the weight distance.
     """
@@ -72,16 +74,17 @@ class MapResult:
     n_starts: int
     n_converged: int
     n_saddles: int
+    n_local_maxima: int
     scale: np.ndarray
 
     @property
     def n_raw(self) -> int:
-        """Number of distinct local maxima."""
+        """Number of distinct optima."""
         return int(self.theta.shape[0])
 
     @property
     def n_canonical(self) -> int:
-        """Number of distinct local maxima up to symmetry."""
+        """Number of distinct optima up to symmetry."""
         return int(np.unique(self.orbit).size)
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,6 +93,7 @@ class MapResult:
             "n_starts": self.n_starts,
             "n_converged": self.n_converged,
             "n_saddles": self.n_saddles,
+            "n_local_maxima": self.n_local_maxima,
             "optima_raw": self.n_raw,
             "optima_canonical": self.n_canonical,
             "logp": [float(v) for v in self.logp],
@@ -183,7 +187,7 @@ def multistart_map(
     start_scale: float = 1.0,
     maxiter: int = 2000,
     gtol_check: float = 1e-3,
-    same_tol: float = 1.0,
+    same_tol: float = THRESHOLD,
     scale: np.ndarray | None = None,
     hessian: WeightHessian | None = None,
     X: np.ndarray | None = None,
@@ -207,7 +211,7 @@ def multistart_map(
     gtol_check : float
         Largest gradient component of a converged run.
     same_tol : float
-        Largest distance (in units of ``scale``) between two points of one optimum.
+        Linkage distance (in units of ``scale``) of local maxima within one optimum.
     scale : array (P,), optional
         Unit of the weight distance (e.g. the within-mode sd of posterior draws); default the
         Laplace sd at the best optimum.
@@ -249,24 +253,31 @@ def multistart_map(
     saddle = top.max(-1) > 1e-6 * np.abs(top).max(-1)
     if scale is None:
         scale = _laplace_sd(hessian(theta[0], {n: nuis[n][0] for n in nuis}))
-    keep = _dedupe(theta, lps, saddle, scale, same_tol)
-    theta_k = theta[[k for k, _ in keep]]
-    eta = forward(spec, unflatten(theta_k, spec, d), X)
-    orbit = _orbits(spec, theta_k, lps[[k for k, _ in keep]], eta, scale, same_tol, d)
+    maxima = np.flatnonzero(~saddle)
+    if not maxima.size:
+        return _empty(obj, hessian, n_starts, scale, len(xs), int(saddle.sum()))
+    local = _components(maxima.size, lambda i, j: _dist(theta, maxima, i, j, scale) <= 0.1)
+    group = _components(maxima.size, lambda i, j: _dist(theta, maxima, i, j, scale) <= same_tol)
+    reps = maxima[[int(np.flatnonzero(group == g)[0]) for g in range(group.max() + 1)]]
+    eta = forward(spec, unflatten(theta[reps], spec, d), X)
+    orbit = _components(
+        reps.size, _same_up_to_symmetry(spec, theta[reps], lps[reps], eta, scale, same_tol, d)
+    )
     return MapResult(
-        theta=theta_k,
-        logp=lps[[k for k, _ in keep]],
-        hits=np.array([h for _, h in keep], dtype=int),
+        theta=theta[reps],
+        logp=lps[reps],
+        hits=np.bincount(group),
         orbit=orbit,
-        nuisance={n: v[[k for k, _ in keep]] for n, v in nuis.items()},
+        nuisance={n: v[reps] for n, v in nuis.items()},
         n_starts=n_starts,
         n_converged=len(xs),
         n_saddles=int(saddle.sum()),
+        n_local_maxima=int(local.max() + 1),
         scale=np.asarray(scale),
     )
 
 
-def _empty(obj, hessian, n_starts, scale) -> MapResult:
+def _empty(obj, hessian, n_starts, scale, n_converged=0, n_saddles=0) -> MapResult:
     p = hessian.n_weights
     return MapResult(
         theta=np.empty((0, p)),
@@ -275,8 +286,9 @@ def _empty(obj, hessian, n_starts, scale) -> MapResult:
         orbit=np.empty(0, dtype=int),
         nuisance={n: np.empty(0) for n in hessian.nuisance},
         n_starts=n_starts,
-        n_converged=0,
-        n_saddles=0,
+        n_converged=n_converged,
+        n_saddles=n_saddles,
+        n_local_maxima=0,
         scale=np.ones(p) if scale is None else np.asarray(scale),
     )
 
@@ -287,37 +299,28 @@ def _laplace_sd(H: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(np.abs(np.diag(cov)), 1e-24))
 
 
-def _dedupe(theta, lps, saddle, scale, tol) -> list[tuple[int, int]]:
-    """Representatives (index, hits) of the distinct local maxima, best first."""
-    reps: list[list[int]] = []
-    for k in range(theta.shape[0]):
-        if saddle[k]:
-            continue
-        for r in reps:
-            if np.max(np.abs(theta[k] - theta[r[0]]) / scale) <= tol:
-                r[1] += 1
-                break
-        else:
-            reps.append([k, 1])
-    return [(k, h) for k, h in reps]
+def _dist(theta, idx, i, j, scale) -> float:
+    return float(np.max(np.abs(theta[idx[i]] - theta[idx[j]]) / scale))
 
 
-def _orbits(spec, theta, lps, eta, scale, tol, d) -> np.ndarray:
-    """Class of each optimum up to symmetry (greedy, against each class's best member)."""
-    orbit = np.full(theta.shape[0], -1)
-    heads: list[int] = []
-    for k in range(theta.shape[0]):
-        for c, h in enumerate(heads):
-            same_f = abs(lps[k] - lps[h]) <= 1e-6 and np.max(np.abs(eta[k] - eta[h])) <= 1e-4 * (
-                1.0 + np.max(np.abs(eta[h]))
-            )
-            if (
-                same_f
-                or np.max(np.abs(align_to(spec, theta[h], theta[k], d) - theta[h]) / scale) <= tol
-            ):
-                orbit[k] = c
-                break
-        else:
-            orbit[k] = len(heads)
-            heads.append(k)
-    return orbit
+def _components(n: int, linked) -> np.ndarray:
+    """Single-linkage classes of ``0..n-1`` under ``linked(i, j)``, numbered by first member."""
+    label = np.arange(n)
+    for j in range(1, n):
+        for i in range(j):
+            if label[i] != label[j] and linked(i, j):
+                label[label == label[j]] = label[i]
+    return np.unique(label, return_inverse=True)[1]
+
+
+def _same_up_to_symmetry(spec, theta, lps, eta, scale, tol, d):
+    """``linked(i, j)``: optimum ``j`` is an image of ``i`` or the same function."""
+
+    def linked(i: int, j: int) -> bool:
+        scale_eta = 1e-4 * (1.0 + np.max(np.abs(eta[i])))
+        if abs(lps[i] - lps[j]) <= 1e-6 and np.max(np.abs(eta[i] - eta[j])) <= scale_eta:
+            return True
+        moved = align_to(spec, theta[i], theta[j], d)
+        return bool(np.max(np.abs(moved - theta[i]) / scale) <= tol)
+
+    return linked

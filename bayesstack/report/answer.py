@@ -69,7 +69,7 @@ def _symmetry(r: Mapping[str, Any]) -> str:
     order = int(r["posterior_group_order"])
     cont = posterior_continuous(r.get("continuous_symmetries") or [])
     text = f"its {order}-element symmetry group"
-    return text + (f" (plus the continuous {' and '.join(cont)})" if cont else "")
+    return text + (f" and the continuous {' and '.join(cont)}" if cont else "")
 
 
 def posterior_continuous(names: Sequence[str]) -> list[str]:

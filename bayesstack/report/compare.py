@@ -248,13 +248,12 @@ def fit_command(run: xr.DataTree, path: str | Path | None = None) -> str:
     data = run.attrs.get("dataset") or ""
     src = ["--dataset", data] if data else ["--data", "DATA.csv", "--target", run.attrs["target"]]
     args = ["bayesstack", "fit", f"models/{spec.name}.toml", *src, "--out", out]
-    for key in ("chains", "draws", "tune", "seed"):
+    for key in ("chains", "draws", "tune", "seed", "sampler", "init"):  # explicit: defaults change
         if key in s:
             args += [f"--{key}", str(s[key])]
     defaults = FitSettings()
-    for key in ("sampler", "init", "target_accept", "cores"):
-        default = getattr(defaults, key)
-        if s.get(key, default) != default:
+    for key in ("target_accept", "cores"):
+        if s.get(key, getattr(defaults, key)) != getattr(defaults, key):
             args += [f"--{key.replace('_', '-')}", str(s[key])]
     return shlex.join(args)
 

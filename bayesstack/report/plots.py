@@ -24,6 +24,7 @@ from matplotlib.figure import Figure as MplFigure
 
 from bayesstack.network import param_dims, weight_names
 from bayesstack.report import modes
+from bayesstack.report.answer import posterior_continuous
 from bayesstack.report.compare import Comparison, ModelRow, eta_draws
 from bayesstack.sampling import model_of, spec_of
 
@@ -117,10 +118,11 @@ def trace_figure(run: xr.DataTree, row: ModelRow) -> Figure:
         )
     else:
         text += f"The chains overlap on {out} (R-hat up to {r_out:.2f}). "
-    if row.continuous_symmetries:
+    cont = posterior_continuous(row.continuous_symmetries)
+    if cont:
         text += (
-            f"Continuous symmetries ({', '.join(row.continuous_symmetries)}) let the weights "
-            "drift along whole orbits. "
+            f"Continuous symmetries of the posterior ({', '.join(cont)}) let the weights drift "
+            "along whole orbits. "
         )
     if noise:
         r_n = float(max(rhat[v].max() for v in noise))
@@ -216,13 +218,11 @@ def unit_pair_figure(run: xr.DataTree, name: str, *, layer: int = 1, unit: int =
     axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), markerscale=3, fontsize=8)
     fig.suptitle(f"{name}: incoming weights of one hidden unit of layer {layer}")
     fig.set_layout_engine("constrained")
-    n_clouds = len(
-        {tuple(np.sign(raw[c, :, unit].mean(0)).astype(int)) for c in range(raw.shape[0])}
-    )
+    n_clouds = _n_clouds(raw[:, :, unit])
     caption = (
         f"Left: the incoming weights of the unit labelled {unit}, in every chain: the chains put "
-        f"them in {n_clouds} sign pattern(s); a sign flip sends a cloud through the origin and a "
-        "relabelling brings in another unit's cloud. Right: the same draws after "
+        f"them in {n_clouds} separate cloud(s); a sign flip sends a cloud through the origin and "
+        "a relabelling brings in another unit's cloud. Right: the same draws after "
         f"canonicalisation, canonical unit {k}: the mirrored and relabelled clouds collapse into "
         "one; a cloud left apart would be a genuinely different mode."
     )
@@ -232,6 +232,22 @@ def unit_pair_figure(run: xr.DataTree, name: str, *, layer: int = 1, unit: int =
         caption,
         to_png(fig),
     )
+
+
+def _n_clouds(w: np.ndarray, sds: float = 4.0) -> int:
+    """Clouds formed by the chains' draws ``w (chain, draw, k)``.
+
+    Chain means closer than ``sds`` pooled within-chain standard deviations share a cloud.
+    """
+    means = w.mean(1)
+    scale = float(np.sqrt(np.mean(w.var(1).sum(-1))))
+    label = list(range(len(means)))
+    for i in range(len(means)):
+        for j in range(i):
+            if np.linalg.norm(means[i] - means[j]) < sds * scale:
+                old, new = label[i], label[j]
+                label = [new if x == old else x for x in label]
+    return len(set(label))
 
 
 def path_figure(comparison: Comparison, *, seed: int = 0) -> Figure:

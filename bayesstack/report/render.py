@@ -21,7 +21,7 @@ import jinja2
 
 from bayesstack.errors import BayesstackError
 from bayesstack.report.answer import answer_paragraph, describe, posterior_continuous
-from bayesstack.report.compare import Comparison, ModelRow
+from bayesstack.report.compare import Comparison, ModelRow, RunInfo
 from bayesstack.report.plots import Figure
 
 
@@ -176,11 +176,11 @@ def linearity_table(rows: Sequence[ModelRow]) -> Table:
     )
 
 
-def provenance_table(comparison: Comparison) -> Table:
+def provenance_table(provenance: Sequence[RunInfo]) -> Table:
     """Per run: file, dataset, sampler settings, seed and sampling time."""
     keys = ("chains", "draws", "tune", "seed", "sampler", "init", "target_accept")
     rows = []
-    for p in comparison.provenance:
+    for p in provenance:
         s = p.fit_settings
         rows.append(
             (
@@ -217,18 +217,18 @@ def _env() -> jinja2.Environment:
 def context(comparison: Comparison, figures: Sequence[Figure], *, title: str) -> dict:
     """Everything the templates show."""
     rows = comparison.rows
+    order = {r.name: i for i, r in enumerate(sorted(rows, key=lambda r: (r.depth, r.name)))}
+    prov = sorted(comparison.provenance, key=lambda p: order[p.name])
     return {
         "title": title,
         "created": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "paragraph": answer_paragraph([r.to_dict() for r in rows]),
         "model_table": model_table(rows),
         "linearity_table": linearity_table(rows),
-        "provenance_table": provenance_table(comparison),
+        "provenance_table": provenance_table(prov),
         "versions_table": versions_table(comparison),
-        "commands": [(p.name, p.command) for p in comparison.provenance],
-        "settings": [
-            (p.name, json.dumps(p.fit_settings, sort_keys=True)) for p in comparison.provenance
-        ],
+        "commands": [(p.name, p.command) for p in prov],
+        "settings": [(p.name, json.dumps(p.fit_settings, sort_keys=True)) for p in prov],
         "geometry": [  # in the table's order, whatever order the runs came in
             (r.name, json.dumps(comparison.geometry[r.name], indent=1, sort_keys=True))
             for r in sorted(rows, key=lambda r: (r.depth, r.name))

@@ -90,7 +90,8 @@ def test_modes_found_by_map_only():
     )
     text = answer_paragraph([deep])
     assert "shows one mode in its chains but 12 MAP optima that are images of each other" in text
-    assert "(plus the continuous O(3) on hidden1)" in text and "GL(3)" not in text
+    assert "symmetry group and the continuous O(3) on hidden1 (weight-space" in text
+    assert "GL(3)" not in text
     assert "Hessian negative definite at 0% of draws" in text
     two = _row(
         "s2", 2, verdict="multimodal beyond symmetry", map_optima_raw=19, map_optima_canonical=2
