@@ -80,7 +80,7 @@ def test_model_of_rebuilds_the_model(tanh_run):
     assert m["X"].get_value().shape == (200, 2)
 
 
-@pytest.mark.parametrize("sampler", ["pymc", "numpyro"])
+@pytest.mark.parametrize("sampler", ["pymc", "numpyro", "nutpie", "blackjax"])
 def test_other_samplers_same_layout(sampler):
     pytest.importorskip(sampler)
     spec = bs.load_spec("models/glm-gaussian.toml")
