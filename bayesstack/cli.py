@@ -62,16 +62,21 @@ def fit(
         str | None, typer.Option(help="Binomial trials: a column or an integer")
     ] = None,
     standardize: Annotated[bool, typer.Option(help="Z-score the features")] = True,
-    chains: Annotated[int, typer.Option(help="Chains, each from its own prior draw")] = 4,
+    chains: Annotated[int, typer.Option(help="Chains, each from its own dispersed start")] = 4,
     draws: Annotated[int, typer.Option(help="Kept draws per chain")] = 1000,
     tune: Annotated[int, typer.Option(help="Tuning steps per chain")] = 1000,
     seed: Annotated[int, typer.Option(help="Run seed")] = 0,
-    sampler: Annotated[str, typer.Option(help="nutpie | pymc | numpyro | blackjax")] = "nutpie",
+    sampler: Annotated[
+        str | None, typer.Option(help="numpyro (default) | nutpie | pymc | blackjax")
+    ] = None,
     init: Annotated[
         str, typer.Option(help="uniform (U(-2,2), dispersed) | prior | jitter")
     ] = "uniform",
     target_accept: Annotated[float, typer.Option(help="NUTS target acceptance")] = 0.8,
     cores: Annotated[int | None, typer.Option(help="Parallel chains (default: all cores)")] = None,
+    dask_scheduler: Annotated[
+        str | None, typer.Option(help="Run chain groups on a Dask cluster: tcp://HOST:PORT")
+    ] = None,
 ) -> None:
     """Fit a model spec by MCMC and save the run."""
     import bayesstack as bs
@@ -80,6 +85,7 @@ def fit(
     check_output_path(out_path, "--out")
     model_spec = bs.load_spec(spec)
     ds = _load_data(data, target, dataset, standardize, trials)
+    kw = {} if sampler is None else {"sampler": sampler}
     run = bs.fit(
         model_spec,
         ds,
@@ -87,11 +93,12 @@ def fit(
         draws=draws,
         tune=tune,
         seed=seed,
-        sampler=sampler,
         init=init,
         target_accept=target_accept,
         cores=cores,
+        dask_scheduler=dask_scheduler,
         progressbar=sys.stderr.isatty(),
+        **kw,
     )
     bs.save(run, out_path)
     div = int(run["sample_stats"]["diverging"].sum())
