@@ -445,7 +445,12 @@ def analyze(
         draws=int(n_draws),
         posterior_group_order=int(group.posterior_order),
         continuous_symmetries=tuple(group.continuous_symmetries),
-        expected_chains_to_see_all_images=float(group.expected_chains_to_see_all()),
+        # a continuous posterior symmetry has a continuum of images: no chain count shows them all
+        expected_chains_to_see_all_images=(
+            math.inf
+            if any("(posterior)" in c for c in group.continuous_symmetries)
+            else float(group.expected_chains_to_see_all())
+        ),
         rhat=rhat,
         modes_raw=m_raw,
         modes_canonical=m_can,
