@@ -133,7 +133,7 @@ def test_every_bad_input_is_one_line_exit_2_and_no_file(tmp_path, monkeypatch, c
         (tmp_path / k).mkdir()
     for spec, data, target, extra, words in _bad_cases(tmp_path):
         out = tmp_path / "run.nc"
-        code, stdout, stderr = run_cli(
+        code, _stdout, stderr = run_cli(
             ["fit", spec, "--data", data, "--target", target, "--out", str(out), *extra],
             monkeypatch,
             capsys,
