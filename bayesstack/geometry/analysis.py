@@ -14,7 +14,8 @@ The verdict follows from the numbers, never from the spec:
    ``map_optima_canonical > 1``: there are modes (or local maxima) that no posterior
    symmetry maps onto each other.
 2. else ``"symmetric multimodality"`` if ``modes_raw > 1`` or ``map_optima_raw > 1``: there
-   are several modes, but all are images of one another.
+   are several modes, but all are images of one another; or if a continuous posterior
+   symmetry acts and ``hessian_negdef_fraction < 1`` (the maxima form a continuous orbit).
 3. else ``"unimodal"``.
 
 ``modes_canonical`` is the number of modes of the canonical draws; for a spec with a
@@ -271,6 +272,7 @@ def verdict_of(
     modes_canonical: int,
     map_raw: int | None = None,
     map_canonical: int | None = None,
+    continuous_orbit: bool = False,
 ) -> str:
     """The verdict rule of the module docstring.
 
@@ -280,6 +282,10 @@ def verdict_of(
         Modes of the raw draws, and modes up to symmetry.
     map_raw, map_canonical : int, optional
         Distinct MAP optima, raw and up to symmetry (None: the MAP did not run).
+    continuous_orbit : bool
+        The draws lie on a continuous orbit of maxima: a continuous posterior symmetry acts
+        and the Hessian in the weights is not negative definite at every draw (flat
+        directions along the orbit were measured).
 
     Returns
     -------
@@ -288,7 +294,7 @@ def verdict_of(
     """
     if modes_canonical > 1 or (map_canonical or 1) > 1:
         return BEYOND
-    if modes_raw > 1 or (map_raw or 1) > 1:
+    if modes_raw > 1 or (map_raw or 1) > 1 or continuous_orbit:
         return SYMMETRIC
     return UNIMODAL
 
@@ -478,6 +484,8 @@ def analyze(
         result.n_modes_canonical,
         None if mp is None else mp.n_raw,
         None if mp is None else mp.n_canonical,
+        continuous_orbit=result.continuous_posterior_symmetry
+        and result.hessian.negdef_fraction < 1.0,
     )
     return _with(result, verdict=v, notes=tuple(_notes(result, v)))
 

@@ -101,6 +101,7 @@ def test_verdict_rule():
     assert verdict_of(1, 1, 4, 1) == SYMMETRIC
     assert verdict_of(3, 2, 4, 1) == BEYOND
     assert verdict_of(1, 1, 4, 2) == BEYOND
+    assert verdict_of(1, 1, 1, 1, continuous_orbit=True) == SYMMETRIC
 
 
 def test_function_space_rhat_thinning_and_constant_columns(rng):
