@@ -241,6 +241,29 @@ def demo(
     err.print(f"report: {html}")
 
 
+@app.command()
+def bench(
+    sizes: Annotated[str, typer.Option(help="Model sizes, comma-separated (a-e)")] = "a,b,c,d,e",
+    backends: Annotated[
+        str | None, typer.Option(help="Backends, comma-separated (default: all available)")
+    ] = None,
+    chains: Annotated[int, typer.Option(help="Chains per fit")] = 2,
+    quick: Annotated[bool, typer.Option(help="Tiny runs (a smoke test of the harness)")] = False,
+    scaling: Annotated[bool, typer.Option(help="Also time a gradient against N and width")] = False,
+    reuse: Annotated[bool, typer.Option(help="Also time a repeated fit (compile reuse)")] = False,
+) -> None:
+    """Benchmark the backends against hand-written PyMC and numpyro; print Markdown tables."""
+    from bayesstack import bench as b
+
+    chosen = backends.split(",") if backends else list(b.BACKENDS)
+    rows = b.run_benchmarks(sizes.split(","), chosen, quick, chains=chains)
+    out.print(b.to_markdown(rows), markup=False, highlight=False)
+    if reuse:
+        out.print(b.reuse_markdown(b.reuse(quick=quick)), markup=False, highlight=False)
+    if scaling:
+        out.print(b.scaling_markdown(b.scaling(quick=quick)), markup=False, highlight=False)
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

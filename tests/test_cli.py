@@ -199,3 +199,11 @@ def test_fit_then_summary_subprocess(tmp_path):
     assert "divergences" in r.stdout and "r_hat" in r.stdout
     r = subprocess.run([*exe, "datasets"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "teacher-gaussian" in r.stdout and "anes96" in r.stdout
+
+
+def test_bench_quick(monkeypatch, capsys):
+    code, out, err = run_cli(
+        ["bench", "--quick", "--sizes", "a", "--backends", "nutpie"], monkeypatch, capsys
+    )
+    assert code in (0, None), err
+    assert "| a | nutpie |" in out
