@@ -205,55 +205,44 @@ def _nutpie_compiled(model: pm.Model, spec: Spec) -> tuple[object, float]:
     return cm.with_data(**{v.name: v.get_value() for v in model.data_vars}), 0.0
 
 
-def _finished(bg) -> bool:
-    try:
-        return bool(bg.is_finished)
-    except TimeoutError:  # nutpie 0.16 raises instead of answering False while it samples
-        return False
-
-
 def _nutpie_chains(model, spec, s, chain_ids, starts, seeds, cores) -> ChainRun:
-    """Every chain as its own background nutpie sampler, at most ``cores`` at a time."""
+    """Every chain as its own nutpie sampler, ``cores`` at a time (nutpie releases the GIL)."""
     import nutpie
 
     cm, compile_time = _nutpie_compiled(model, spec)
-    t_start, cpu_start = time.perf_counter(), time.process_time()
     names = [v.name for v in model.value_vars]
     out_names = [v.name for v in (*model.free_RVs, *model.deterministics)]
-    todo = list(zip(chain_ids, starts, seeds, strict=True))
-    running: list = []
-    done: list[ChainDraws] = []
-    while todo or running:
-        while todo and len(running) < cores:
-            c, z, seed = todo.pop(0)
-            flat = np.concatenate([np.ravel(z[n]) for n in names])
-            cm_c = dataclasses.replace(cm, initial_point_func=lambda _seed, x=flat: x.copy())
-            bg = nutpie.sample(
-                cm_c,
-                draws=s.draws,
-                tune=max(s.tune, 1),
-                chains=1,
-                cores=1,
-                seed=seed,
-                save_warmup=True,
-                progress_bar=False,
-                target_accept=s.target_accept,
-                blocking=False,
-            )
-            running.append((c, bg, time.perf_counter()))
-        finished = [r for r in running if _finished(r[1])]
-        if not finished:
-            time.sleep(0.002)
-        for c, bg, t0 in finished:
-            running.remove((c, bg, t0))
-            tr = bg.wait()
-            post = {n: tr.posterior[n].values[0] for n in out_names}
-            stats = {k: v.values[0] for k, v in tr.sample_stats.data_vars.items()}
-            n_warm = int(tr.warmup_sample_stats["n_steps"].sum())
-            done.append(ChainDraws(c, post, stats, n_warm, time.perf_counter() - t0))
-            log.info("chain %d done in %.1f s", c, time.perf_counter() - t0)
-    wall, cpu = time.perf_counter() - t_start, time.process_time() - cpu_start
-    return ChainRun(done, compile_time, wall, cpu)
+
+    def one(args) -> ChainDraws:
+        c, z, seed = args
+        t0 = time.perf_counter()
+        flat = np.concatenate([np.ravel(z[n]) for n in names])
+        tr = nutpie.sample(
+            dataclasses.replace(cm, initial_point_func=lambda _seed: flat.copy()),
+            draws=s.draws,
+            tune=max(s.tune, 1),
+            chains=1,
+            cores=1,
+            seed=seed,
+            save_warmup=True,
+            progress_bar=False,
+            target_accept=s.target_accept,
+        )
+        post = {n: tr.posterior[n].values[0] for n in out_names}
+        stats = {k: v.values[0] for k, v in tr.sample_stats.data_vars.items()}
+        n_warm = int(tr.warmup_sample_stats["n_steps"].sum())
+        log.info("chain %d done in %.1f s", c, time.perf_counter() - t0)
+        return ChainDraws(c, post, stats, n_warm, time.perf_counter() - t0)
+
+    return _in_threads(one, zip(chain_ids, starts, seeds, strict=True), cores, compile_time)
+
+
+def _in_threads(one, jobs, cores: int, compile_time: float) -> ChainRun:
+    """Run ``one`` on every job in ``cores`` threads, timing wall and process CPU."""
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    with ThreadPoolExecutor(max_workers=cores) as pool:
+        done = list(pool.map(one, jobs))
+    return ChainRun(done, compile_time, time.perf_counter() - t0, time.process_time() - cpu0)
 
 
 # --- numpyro (the JAX route) ------------------------------------------------------------------
@@ -276,11 +265,7 @@ def _numpyro_chains(model, spec, s, chain_ids, starts, seeds, cores) -> ChainRun
         log.info("chain %d done in %.1f s", c, time.perf_counter() - t0)
         return ChainDraws(c, post, stats, n_warm, time.perf_counter() - t0, ll)
 
-    t_start, cpu_start = time.perf_counter(), time.process_time()
-    with ThreadPoolExecutor(max_workers=cores) as pool:
-        done = list(pool.map(one, zip(chain_ids, starts, seeds, strict=True)))
-    wall, cpu = time.perf_counter() - t_start, time.process_time() - cpu_start
-    return ChainRun(done, compile_time, wall, cpu)
+    return _in_threads(one, zip(chain_ids, starts, seeds, strict=True), cores, compile_time)
 
 
 def run_chains(
