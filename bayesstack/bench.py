@@ -2,8 +2,8 @@
 
 For every size (:data:`bayesstack.benchmodels.SIZES`) and backend, one fit from scratch in this
 process: compile and sampling time, gradient evaluations per second inside the sampler against
-the floor (one compiled log density and gradient, outside any sampler), minimum bulk ESS (on
-canonical draws for stacks) per second. Backends: ``numpyro`` and ``nutpie`` (``bayesstack.fit``),
+the floor (one compiled log density and gradient, outside any sampler), bulk ESS (on canonical
+draws for stacks) per second. Backends: ``numpyro`` and ``nutpie`` (``bayesstack.fit``),
 ``hand-pymc`` (the network written in PyMC, sampled by nutpie) and ``hand-numpyro``.
 
 Run ``python -m bayesstack.bench --help``; ``docs/performance.md`` has the results.
@@ -34,9 +34,9 @@ class BenchRow:
     """One fit of one size with one backend (times in seconds, ``floor_us`` in µs).
 
     ``sampler_us`` is the CPU time per gradient evaluation inside the sampler (CPU seconds of
-    the process while sampling / leapfrog steps: immune to other processes on the machine,
-    unlike wall time); ``efficiency`` is ``floor_us / sampler_us`` (1 = no sampler overhead).
-    ``wall`` is the whole fit as a user sees it: model, compilation, sampling, pointwise
+    the process while sampling / leapfrog steps: far less sensitive than wall time to other
+    processes on the machine); ``efficiency`` is ``floor_us / sampler_us`` (1: no sampler
+    overhead). ``wall`` is the whole fit as a user sees it: model, compilation, sampling, pointwise
     log-likelihood and the result object. ``min_ess`` and ``chain_ess`` are as in :func:`ess`;
     ``ess_per_s`` and ``ess_per_s_wall`` divide ``chain_ess`` by ``sample`` and ``wall``.
     """
@@ -173,6 +173,32 @@ def _fit_hand_pymc(size, X, y, chains, tune, draws, seed, floor_s) -> _Fit:
     )
 
 
+class _CompileClock:
+    """Seconds JAX spends tracing, lowering and compiling while inside the ``with``."""
+
+    EVENTS = (
+        "/jax/core/compile/jaxpr_trace_duration",
+        "/jax/core/compile/jaxpr_to_mlir_module_duration",
+        "/jax/core/compile/backend_compile_duration",
+    )
+
+    def __enter__(self):
+        import jax.monitoring
+
+        self.seconds = 0.0
+        jax.monitoring.register_event_duration_secs_listener(self._on)
+        return self
+
+    def _on(self, event: str, duration: float, **_) -> None:
+        if event in self.EVENTS:
+            self.seconds += duration
+
+    def __exit__(self, *exc) -> None:
+        import jax.monitoring
+
+        jax.monitoring.unregister_event_duration_listener(self._on)
+
+
 def _fit_hand_numpyro(size, X, y, chains, tune, draws, seed, floor_s) -> _Fit:
     import jax
     from jax.flatten_util import ravel_pytree
@@ -187,20 +213,17 @@ def _fit_hand_numpyro(size, X, y, chains, tune, draws, seed, floor_s) -> _Fit:
         kw = {"progress_bar": False, "chain_method": method}
         return MCMC(NUTS(model), num_warmup=n_warm, num_samples=n_draw, num_chains=chains, **kw)
 
-    # MCMC.run compiles inside: a second run of the same MCMC object reuses the compiled
-    # program, so it times the sampling alone (same key, same draws)
+    # MCMC.run compiles inside (again on every call): JAX's own compile events time it
     m = mcmc(tune, draws)
-    times = []
-    for _ in range(2):
+    with _CompileClock() as clock:
         t0, cpu = time.perf_counter(), time.process_time()
         m.run(jax.random.key(seed), Xj, yj, extra_fields=("num_steps",))
         samples = m.get_samples(group_by_chain=True)
         jax.block_until_ready(samples)
-        times.append((time.perf_counter() - t0, time.process_time() - cpu))
-    t0 = time.perf_counter()
+        t_run, cpu = time.perf_counter() - t0, time.process_time() - cpu
     jax.block_until_ready(log_likelihood(model, m.get_samples(), Xj, yj))
-    (t_first, _), (t_sample, cpu) = times
-    wall = t_first + time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    t_compile = min(clock.seconds, t_run)
     # warmup steps are not collected by run(); the same warmup, untimed, gives them
     w = mcmc(tune, draws)
     w.warmup(jax.random.key(seed), Xj, yj, collect_warmup=True, extra_fields=("num_steps",))
@@ -211,9 +234,9 @@ def _fit_hand_numpyro(size, X, y, chains, tune, draws, seed, floor_s) -> _Fit:
     steps = n_warm + int(m.get_extra_fields()["num_steps"].sum())
     divs = int(m.get_extra_fields()["diverging"].sum())
     return _Fit(
-        max(t_first - t_sample, 0.0),
-        t_sample,
-        cpu,
+        t_compile,
+        t_run - t_compile,
+        max(cpu - t_compile, 0.0),  # compilation runs on one core
         wall,
         floor,
         steps,
