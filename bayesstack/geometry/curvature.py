@@ -10,7 +10,7 @@ over unit directions, computed as R's ``MASS::rms.curv`` does. Above a parameter
 threshold a Monte Carlo estimator over random directions replaces the closed form.
 
 :func:`stack_curvature` gets ``J`` and ``A`` of a stacked GLM's output linear predictor from
-pytensor's exact derivatives of :func:`bayesstack.network.forward`, and
+JAX's exact derivatives of :func:`bayesstack.network.forward` (:mod:`.derivatives`), and
 :func:`input_curvature` asks the same question about the inputs x instead of θ.
 
 References
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -299,17 +298,6 @@ def rms_curvature(
 # --- stacked GLMs -----------------------------------------------------------------------------
 
 
-def _mode():
-    """Python linker, fast_run rewrites, no elemwise fusion.
-
-    Compiles in about a second with no C or numba step; fused composites would run element by
-    element in the py linker, hence no fusion.
-    """
-    from pytensor.compile.mode import Mode
-
-    return Mode(linker="py", optimizer="fast_run").excluding("fusion")
-
-
 def _point(spec, params: Mapping[str, Any], n_features: int) -> dict[str, np.ndarray]:
     """The weights as float arrays, checked against the spec's shapes (one point, no samples)."""
     from bayesstack.network import param_shapes
@@ -335,43 +323,14 @@ def _as_X(X: Any) -> np.ndarray:
     return X
 
 
-@lru_cache(maxsize=32)
-def _derivative_fn(spec, n_features: int):
-    """Compile ``f(Θ, X, v) -> (J, A v)`` for the output linear predictor (cached per spec, D).
-
-    Θ is (N, P): θ repeated once per observation and ``X`` is fed as (N, 1, D), so that
-    ``forward`` (with leading sample dims) gives η_n as a function of row Θ_n alone. One
-    backward pass then yields the whole Jacobian (row n = ∂η_n/∂Θ_n), and a second one the
-    Hessian-vector products A_n v for all n at once.
-    """
-    import pytensor
-    import pytensor.tensor as pt
-
-    from bayesstack.network import forward, param_shapes, weight_names
-
-    shapes = param_shapes(spec, n_features)
-    Th = pt.matrix("theta_rep", dtype="float64")
-    Xs = pt.matrix("X", dtype="float64")
-    v = pt.vector("v", dtype="float64")
-    p, start = {}, 0
-    for name in weight_names(spec):
-        size = int(np.prod(shapes[name], dtype=int))
-        p[name] = Th[:, start : start + size].reshape((Th.shape[0], *shapes[name]))
-        start += size
-    eta = forward(spec, p, Xs[:, None, :], xp="pytensor")[:, 0]
-    G = pytensor.grad(eta.sum(), Th, disconnected_inputs="ignore")
-    Hv = pytensor.grad((G @ v).sum(), Th, disconnected_inputs="ignore")
-    return pytensor.function([Th, Xs, v], [G, Hv], mode=_mode(), on_unused_input="ignore")
-
-
 def _prepare(spec, params: Mapping[str, Any], X: Any):
-    """Checked inputs, θ and the compiled derivative function for one parameter point."""
+    """Checked inputs, flat θ and the compiled derivatives for one parameter point."""
+    from bayesstack.geometry.derivatives import eta_derivatives
     from bayesstack.network import flatten
 
     X = _as_X(X)
     theta = flatten(_point(spec, params, X.shape[1]), spec)
-    Th = np.ascontiguousarray(np.broadcast_to(theta, (X.shape[0], theta.size)))
-    return X, Th, _derivative_fn(spec, X.shape[1])
+    return X, theta, eta_derivatives(spec, X.shape[1])
 
 
 def stack_derivatives(spec, params: Mapping[str, Any], X: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -393,12 +352,8 @@ def stack_derivatives(spec, params: Mapping[str, Any], X: Any) -> tuple[np.ndarr
     A : array (N, P, P)
         ``A[n]`` the Hessian of η_n in θ, built from P Hessian-vector products.
     """
-    X, Th, f = _prepare(spec, params, X)
-    N, P = Th.shape
-    J, _ = f(Th, X, np.zeros(P))
-    A = np.empty((N, P, P))
-    for a, e in enumerate(np.eye(P)):
-        A[:, :, a] = f(Th, X, e)[1]  # A_n e_a for all n
+    X, theta, (jacobian, hessian, _) = _prepare(spec, params, X)
+    J, A = np.asarray(jacobian(theta, X)), np.asarray(hessian(theta, X))
     return J, 0.5 * (A + A.transpose(0, 2, 1))
 
 
@@ -430,7 +385,7 @@ def stack_curvature(
 
     θ is the flat vector of all weights in the order of ``network.weight_names(spec)``; η is
     :func:`bayesstack.network.forward` at the observed ``X``, differentiated exactly by
-    pytensor (one compiled function per spec and input width, cached across calls).
+    JAX (compiled once per spec and input width, cached across calls).
 
     Parameters
     ----------
@@ -478,11 +433,15 @@ def stack_curvature(
     if method == "exact":
         return rms_curvature(*stack_derivatives(spec, params, X), method="exact", **kw)
 
-    X, Th, f = _prepare(spec, params, X)
-    J, _ = f(Th, X, np.zeros(P))
+    from bayesstack.geometry.derivatives import in_blocks
+
+    X, theta, (jacobian, _, along) = _prepare(spec, params, X)
+    J = np.asarray(jacobian(theta, X))
+    # directions per call: bounded memory (k · N · hidden units)
+    block = int(np.clip(4e6 // (N * max(1, sum(l.units for l in spec.layers))), 1, 64))
 
     def second(H: np.ndarray) -> np.ndarray:
-        return np.stack([f(Th, X, h)[1] @ h for h in H])  # (A_n h)·h for all n
+        return in_blocks(lambda h: along(theta, X, h), H, block=block)  # (k, N)
 
     return rms_curvature(J, second, method="random", **kw)
 
@@ -541,6 +500,7 @@ def input_curvature(
     import pytensor
     import pytensor.tensor as pt
 
+    from bayesstack.geometry.derivatives import jaxify
     from bayesstack.network import forward
 
     X = _as_X(X)
@@ -557,7 +517,7 @@ def input_curvature(
     cols = Xs if feature_map is None else feature_map(Xs)
     n_cols = int(cols.type.shape[1]) if cols.type.shape[1] is not None else None
     if n_cols is None:  # static width unknown: evaluate φ once on the data
-        n_cols = int(pytensor.function([Xs], cols.shape[1], mode=_mode())(X))
+        n_cols = int(jaxify([Xs], [cols.shape[1]])(X)[0])
     point = _point(spec, params, n_cols)
     p = {k: pt.as_tensor(v) for k, v in point.items()}
     eta = forward(spec, p, cols, xp="pytensor")
@@ -567,7 +527,7 @@ def input_curvature(
         [pytensor.grad(G[:, j].sum(), Xs, disconnected_inputs="ignore") for j in range(D)],
         axis=1,
     )  # (N, D, D)
-    g, h = pytensor.function([Xs], [G, H], mode=_mode(), on_unused_input="ignore")(X)
+    g, h = (np.asarray(a) for a in jaxify([Xs], [G, H])(X))
 
     g = g * s  # chain rule to z = x / s
     h = h * s[None, :, None] * s[None, None, :]

@@ -1,0 +1,100 @@
+"""Compiled derivatives of η in θ for the curvature measures.
+
+η(θ) is :func:`bayesstack.network.forward`'s PyTensor graph, converted by PyTensor's JAX
+backend, and JAX differentiates it exactly: the Jacobian and the second derivatives row by
+row, directional second derivatives by forward-over-forward differentiation, batched over
+directions. The compiled functions are cached per spec and input width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+import numpy as np
+
+from bayesstack.network import param_shapes, weight_names
+from bayesstack.spec import Spec
+
+#: Points per call of a batched function.
+BLOCK = 64
+
+
+def jaxify(inputs: list, outputs: list) -> Callable:
+    """A JAX function of ``inputs`` returning the list ``outputs`` (PyTensor graphs)."""
+    from pymc.sampling.jax import get_jaxified_graph
+
+    return get_jaxified_graph(inputs=inputs, outputs=outputs)
+
+
+def in_blocks(fn: Callable, first: np.ndarray, *rest: np.ndarray, block: int = BLOCK):
+    """``fn`` over the leading axis of its arguments, ``block`` points per call.
+
+    The last block is padded with copies of its first point, so ``fn`` (a jitted, vmapped
+    function) compiles once.
+    """
+    out = []
+    for start in range(0, len(first), block):
+        args = [np.asarray(a[start : start + block]) for a in (first, *rest)]
+        k = len(args[0])
+        if k < block:
+            args = [np.concatenate([a, np.repeat(a[:1], block - k, axis=0)]) for a in args]
+        out.append(np.asarray(fn(*args))[:k])
+    return np.concatenate(out) if out else np.empty((0,))
+
+
+@lru_cache(maxsize=32)
+def eta_of_theta(spec: Spec, n_features: int) -> Callable:
+    """JAX ``f(theta (P,), X (N, D)) -> η (N,)`` of the output layer (cached per spec, D)."""
+    import pytensor.tensor as pt
+
+    from bayesstack.network import forward
+
+    shapes = param_shapes(spec, n_features)
+    theta = pt.vector("theta", dtype="float64")
+    X = pt.matrix("X", dtype="float64")
+    p, start = {}, 0
+    for name in weight_names(spec):
+        size = int(np.prod(shapes[name], dtype=int))
+        p[name] = theta[start : start + size].reshape(shapes[name])
+        start += size
+    fn = jaxify([theta, X], [forward(spec, p, X, xp="pytensor")])
+    return lambda th, x: fn(th, x)[0]
+
+
+@lru_cache(maxsize=32)
+def eta_derivatives(spec: Spec, n_features: int) -> tuple[Callable, Callable, Callable]:
+    """Jitted derivatives of η in θ: Jacobian, full second derivatives, directional ones.
+
+    η_n depends on θ and row n of X alone, so the Jacobian and the second derivatives are
+    taken row by row (vmapped), never through an (N, N, ...) intermediate.
+
+    Returns
+    -------
+    jacobian : callable
+        ``(theta, X) -> J (N, P)``.
+    hessian : callable
+        ``(theta, X) -> A (N, P, P)``.
+    second : callable
+        ``(theta, X, H (k, P)) -> (k, N)``: ``h_kᵀ A_n h_k`` for each direction, by
+        forward-over-forward differentiation (no ``A`` is formed).
+    """
+    import jax
+
+    f = eta_of_theta(spec, n_features)
+
+    def row(th, x):
+        return f(th, x[None, :])[0]
+
+    def along(th, x, h):
+        def slope(t):
+            return jax.jvp(lambda u: f(u, x), (t,), (h,))[1]
+
+        return jax.jvp(slope, (th,), (h,))[1]
+
+    rows = {"in_axes": (None, 0)}
+    return (
+        jax.jit(jax.vmap(jax.grad(row), **rows)),
+        jax.jit(jax.vmap(jax.hessian(row), **rows)),
+        jax.jit(jax.vmap(along, in_axes=(None, None, 0))),
+    )
