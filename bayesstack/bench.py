@@ -577,11 +577,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--backends", default=",".join(BACKENDS))
     p.add_argument("--chains", type=int, default=2)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--seed", type=int, default=0, help="data and sampler seed")
     p.add_argument("--scaling", action="store_true", help="also time the floor against N and width")
     p.add_argument("--reuse", action="store_true", help="also time a repeated fit")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    rows = run_benchmarks(a.sizes.split(","), a.backends.split(","), a.quick, chains=a.chains)
+    rows = run_benchmarks(
+        a.sizes.split(","), a.backends.split(","), a.quick, chains=a.chains, seed=a.seed
+    )
     print(to_markdown(rows), flush=True)
     if a.reuse:
         print(reuse_markdown(reuse(quick=a.quick)), flush=True)
