@@ -351,7 +351,7 @@ def stack_derivatives(spec, params: Mapping[str, Any], X: Any) -> tuple[np.ndarr
     J : array (N, P)
         ∂η_n/∂θ_p, θ flattened in the order of ``network.weight_names(spec)``.
     A : array (N, P, P)
-        ``A[n]`` the Hessian of η_n in θ, built from P Hessian-vector products.
+        ``A[n]`` the Hessian of η_n in θ (JAX, observation by observation).
     """
     X, theta, (jacobian, hessian, _) = _prepare(spec, params, X)
     J, A = np.asarray(jacobian(theta, X)), np.asarray(hessian(theta, X))
@@ -442,7 +442,7 @@ def stack_curvature(
     block = int(np.clip(4e6 // (N * max(1, sum(l.units for l in spec.layers))), 1, 64))
 
     def second(H: np.ndarray) -> np.ndarray:
-        return in_blocks(lambda h: along(theta, X, h), H, block=block)  # (k, N)
+        return in_blocks(lambda h: along(theta, X, h), H, block)  # (k, N)
 
     return rms_curvature(J, second, method="random", **kw)
 

@@ -16,9 +16,6 @@ import numpy as np
 from bayesstack.network import param_shapes, weight_names
 from bayesstack.spec import Spec
 
-#: Points per call of a batched function.
-BLOCK = 64
-
 
 def jaxify(inputs: list, outputs: list) -> Callable:
     """A JAX function of ``inputs`` returning the list ``outputs`` (PyTensor graphs)."""
@@ -27,20 +24,20 @@ def jaxify(inputs: list, outputs: list) -> Callable:
     return get_jaxified_graph(inputs=inputs, outputs=outputs)
 
 
-def in_blocks(fn: Callable, first: np.ndarray, *rest: np.ndarray, block: int = BLOCK):
-    """``fn`` over the leading axis of its arguments, ``block`` points per call.
+def in_blocks(fn: Callable, points: np.ndarray, block: int) -> np.ndarray:
+    """``fn`` over the leading axis of ``points``, ``block`` points per call.
 
     The last block is padded with copies of its first point, so ``fn`` (a jitted, vmapped
     function) compiles once.
     """
     out = []
-    for start in range(0, len(first), block):
-        args = [np.asarray(a[start : start + block]) for a in (first, *rest)]
-        k = len(args[0])
+    for start in range(0, len(points), block):
+        chunk = np.asarray(points[start : start + block])
+        k = len(chunk)
         if k < block:
-            args = [np.concatenate([a, np.repeat(a[:1], block - k, axis=0)]) for a in args]
-        out.append(np.asarray(fn(*args))[:k])
-    return np.concatenate(out) if out else np.empty((0,))
+            chunk = np.concatenate([chunk, np.repeat(chunk[:1], block - k, axis=0)])
+        out.append(np.asarray(fn(chunk))[:k])
+    return np.concatenate(out)
 
 
 @lru_cache(maxsize=32)

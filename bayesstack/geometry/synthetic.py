@@ -120,3 +120,24 @@ def model_logp(model, draws: Mapping[str, np.ndarray]) -> np.ndarray:
     for idx in np.ndindex(*lead):
         out[idx] = fn({k: v[idx] for k, v in values.items()})
     return out
+
+
+def ar1(rng: np.random.Generator, shape: Sequence[int], rho: float = 0.5) -> np.ndarray:
+    """AR(1) noise along axis 1 (draws) with unit marginal sd, like autocorrelated MCMC draws."""
+    e = rng.normal(size=shape)
+    x = np.empty(shape)
+    x[:, 0] = e[:, 0]
+    for t in range(1, shape[1]):
+        x[:, t] = rho * x[:, t - 1] + np.sqrt(1 - rho**2) * e[:, t]
+    return x
+
+
+def draws_around(
+    rng: np.random.Generator,
+    point: Mapping[str, np.ndarray],
+    chains: int,
+    draws: int,
+    sd: float = 0.05,
+) -> dict[str, np.ndarray]:
+    """``(chains, draws, ...)`` draws of one mode: ``point`` plus AR(1) noise of sd ``sd``."""
+    return {k: v + sd * ar1(rng, (chains, draws, *np.shape(v))) for k, v in point.items()}

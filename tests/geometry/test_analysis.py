@@ -14,7 +14,7 @@ from bayesstack.datasets import load_dataset, teacher_params
 from bayesstack.geometry import BEYOND, SYMMETRIC, UNIMODAL, analyze, verdict_of
 from bayesstack.geometry import function_space as fs
 from bayesstack.geometry.symmetry import apply, random_element
-from bayesstack.geometry.synthetic import run_from_draws
+from bayesstack.geometry.synthetic import ar1, draws_around, run_from_draws
 from bayesstack.network import weight_names
 from bayesstack.spec import Spec, load_spec, normal
 
@@ -41,19 +41,6 @@ REQUIRED = [
 CHAINS, DRAWS = 6, 200
 
 
-def ar1(rng, shape, rho=0.5):
-    e = rng.normal(size=shape)
-    x = np.empty(shape)
-    x[:, 0] = e[:, 0]
-    for t in range(1, shape[1]):
-        x[:, t] = rho * x[:, t - 1] + np.sqrt(1 - rho**2) * e[:, t]
-    return x
-
-
-def around(rng, point, chains, sd=0.03):
-    return {k: v + sd * ar1(rng, (chains, DRAWS, *np.shape(v))) for k, v in point.items()}
-
-
 def tanh_run(rng, second=None):
     """stack1-tanh on teacher-gaussian: draws near the teacher weights, one image per chain.
 
@@ -62,9 +49,9 @@ def tanh_run(rng, second=None):
     spec = load_spec("models/stack1-tanh.toml")
     ds = load_dataset("teacher-gaussian")
     teacher = {k: v for k, v in teacher_params("teacher-gaussian").items() if k != "sigma"}
-    draws = around(rng, teacher, CHAINS)
+    draws = draws_around(rng, teacher, CHAINS, DRAWS, sd=0.03)
     if second is not None:
-        other = around(rng, second, CHAINS // 2)
+        other = draws_around(rng, second, CHAINS // 2, DRAWS, sd=0.03)
         draws = {k: np.concatenate([v[: CHAINS // 2], other[k]]) for k, v in draws.items()}
     g = random_element(spec, rng=np.random.default_rng(3), size=(CHAINS, 1))
     draws = {k: v for k, v in apply(spec, draws, g).items() if k in teacher}

@@ -13,21 +13,12 @@ from bayesstack.geometry.modes import (
     within_scale,
 )
 from bayesstack.geometry.symmetry import apply, random_element
+from bayesstack.geometry.synthetic import ar1, draws_around
 from bayesstack.network import flatten, param_shapes, weight_names
 from bayesstack.spec import Layer, Spec
 
 TANH3 = Spec(name="tanh3", family="gaussian", layers=(Layer(3, "tanh"),))
 D = 2
-
-
-def ar1(rng, shape, rho=0.5):
-    """AR(1) noise along axis 1 with unit marginal sd."""
-    e = rng.normal(size=shape)
-    x = np.empty(shape)
-    x[:, 0] = e[:, 0]
-    for t in range(1, shape[1]):
-        x[:, t] = rho * x[:, t - 1] + np.sqrt(1 - rho**2) * e[:, t]
-    return x
 
 
 def centre(rng):
@@ -39,10 +30,6 @@ def centre(rng):
         "b2": np.array(0.4),
     }
     return {k: v + 0.01 * rng.normal(size=np.shape(v)) for k, v in p.items()}
-
-
-def draws_around(rng, point, chains, draws, sd=0.05):
-    return {k: v + sd * ar1(rng, (chains, draws, *np.shape(v))) for k, v in point.items()}
 
 
 def test_one_blob_is_one_mode(rng):
