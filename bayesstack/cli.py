@@ -173,8 +173,13 @@ def geometry(
         Path | None, typer.Option(help="Save the run with its canonical_posterior group")
     ] = None,
     method: Annotated[str, typer.Option(help="Canonicaliser: align | sort")] = "align",
-    map_starts: Annotated[int, typer.Option(help="Multi-start MAP starts (0 skips)")] = 20,
-    seed: Annotated[int, typer.Option(help="Seed of the MAP starts")] = 0,
+    map_starts: Annotated[
+        int, typer.Option(help="Dispersed MAP starts, besides each chain's best draw")
+    ] = 0,
+    map_from_chains: Annotated[
+        bool, typer.Option(help="Start the MAP from each chain's best draw")
+    ] = True,
+    seed: Annotated[int, typer.Option(help="Seed of the dispersed MAP starts")] = 0,
 ) -> None:
     """Posterior geometry of a run: symmetry group, modes, MAP optima, Hessians, curvature."""
     import bayesstack as bs
@@ -193,6 +198,7 @@ def geometry(
             run,
             canonical_method=method,
             n_map_starts=map_starts,
+            map_from_chains=map_from_chains,
             seed=seed,
             progress=lambda stage: status.update(f"geometry: {stage}"),
         )

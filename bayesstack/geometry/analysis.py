@@ -21,8 +21,9 @@ The verdict follows from the numbers, never from the spec:
 ``modes_canonical`` is the number of modes of the canonical draws; for a spec with a
 continuous posterior symmetry (identity layers: O(H)), which no discrete canonicalisation
 removes, it is the number of modes of the draws of η (function space) instead. MAP counts
-enter only when the multi-start MAP ran (``n_map_starts > 0``). Findings that qualify the
-verdict (R-hat above 1.01 within one mode, chains that switch modes, disagreements between
+enter only when the multi-start MAP ran (from each chain's best draw by default, and from
+``n_map_starts`` dispersed points). Findings that qualify the verdict (R-hat above 1.01
+within one mode, chains that switch modes, disagreements between
 the canonical clustering and the pairwise images) are listed in ``notes``.
 """
 
@@ -321,14 +322,15 @@ def analyze(
     run: xr.DataTree,
     *,
     canonical_method: str = "align",
-    n_map_starts: int = 20,
+    n_map_starts: int = 0,
+    map_from_chains: bool = True,
     seed: int = 0,
     curvature: bool = True,
     progress: Callable[[str], None] | None = None,
     threshold: float = THRESHOLD,
     hessian_budget: float = BUDGET,
     max_cells: float = fs.MAX_CELLS,
-    map_maxiter: int = 2000,
+    map_maxiter: int = 200,
     curvature_directions: int | None = None,
 ) -> GeometryResult:
     """Analyse the posterior geometry of a fitted run.
@@ -342,9 +344,13 @@ def analyze(
         Canonicaliser for the ``canonical_posterior`` group (an existing group made by the
         same method is reused).
     n_map_starts : int
-        Starts of the multi-start MAP; 0 skips it (MAP counts are then None).
+        Dispersed starts of the multi-start MAP (``N(0, 1)`` in the unconstrained space).
+    map_from_chains : bool
+        Also start the MAP from each chain's draw with the highest log density (the last
+        draw when the run has no log density). With ``n_map_starts=0`` and
+        ``map_from_chains=False`` the MAP is skipped (MAP counts are then None).
     seed : int
-        Seed of the MAP starts (and of random-direction curvature).
+        Seed of the dispersed MAP starts (and of random-direction curvature).
     curvature : bool
         Compute the Bates-Watts curvatures (at the best MAP optimum, or at the draw with the
         highest log density when the MAP is skipped) and the curvature in the inputs.
@@ -357,7 +363,7 @@ def analyze(
     max_cells : float
         Thinning budget of the R-hats (:mod:`bayesstack.geometry.function_space`).
     map_maxiter : int
-        Most L-BFGS iterations per MAP start.
+        Most L-BFGS iterations per MAP start, before the Newton polish.
     curvature_directions : int, optional
         Random directions of the curvature estimator, used above a few hundred weights
         (default: the curvature module's).
@@ -421,12 +427,18 @@ def analyze(
     )
 
     mp = None
-    if n_map_starts > 0:
+    if n_map_starts > 0 or map_from_chains:
         clock.stage("MAP")
+        starts = None
+        if map_from_chains:
+            best = np.full(n_chains, n_draws - 1) if logp is None else np.nanargmax(logp, axis=1)
+            chains = np.arange(n_chains)
+            starts = {k: v[chains, best] for k, v in {**nuis, **w}.items()}
         mp = multistart_map(
             model,
             spec,
             n_starts=n_map_starts,
+            starts=starts,
             seed=seed,
             scale=m_can.scale,
             hessian=hess,

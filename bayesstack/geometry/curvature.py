@@ -498,12 +498,6 @@ def input_curvature(
     measure, it is a second derivative relative to the first in a unit-scale coordinate
     system; unlike it, it needs no noise scale. ``per_observation`` holds sqrt(q_n D)/||g_n||.
     """
-    import pytensor
-    import pytensor.tensor as pt
-
-    from bayesstack.geometry.derivatives import jaxify
-    from bayesstack.network import forward
-
     X = _as_X(X)
     N, D = X.shape
     if input_scale is None:
@@ -514,8 +508,38 @@ def input_curvature(
         if not np.all(np.isfinite(s) & (s > 0)):
             raise BayesstackError("input_curvature: input_scale must be positive")
 
+    if feature_map is None:  # η's own cached JAX graph, differentiated in x
+        from bayesstack.geometry.derivatives import input_derivatives
+        from bayesstack.network import flatten
+
+        theta = flatten(_point(spec, params, D), spec)
+        g, h = (np.asarray(a) for a in input_derivatives(spec, D)(theta, X))
+    else:
+        g, h = _mapped_input_derivatives(spec, params, X, feature_map)
+
+    g = g * s  # chain rule to z = x / s
+    h = h * s[None, :, None] * s[None, None, :]
+    h = 0.5 * (h + h.transpose(0, 2, 1))
+    q = (2.0 * np.sum(h**2, axis=(1, 2)) + np.trace(h, axis1=1, axis2=2) ** 2) / (D * (D + 2))
+    slope2 = np.sum(g**2, axis=1) / D
+    total = float(np.sum(slope2))
+    rms = float(np.sqrt(np.sum(q) / total)) if total > 0 else (0.0 if np.all(q == 0) else np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per = np.where(q == 0, 0.0, np.sqrt(q / slope2))
+    return InputCurvature(rms, N, D, tuple(float(x) for x in s), per)
+
+
+def _mapped_input_derivatives(spec, params, X, feature_map) -> tuple[np.ndarray, np.ndarray]:
+    """η's gradient (N, D) and Hessian (N, D, D) in raw x through the feature map φ."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bayesstack.geometry.derivatives import jaxify
+    from bayesstack.network import forward
+
+    D = X.shape[1]
     Xs = pt.matrix("X", dtype="float64")
-    cols = Xs if feature_map is None else feature_map(Xs)
+    cols = feature_map(Xs)
     n_cols = int(cols.type.shape[1]) if cols.type.shape[1] is not None else None
     if n_cols is None:  # static width unknown: evaluate φ once on the data
         n_cols = int(jaxify([Xs], [cols.shape[1]])(X)[0])
@@ -533,14 +557,4 @@ def input_curvature(
         # by the static widths, which PyTensor's JAX backend cannot see (the result is exact)
         warnings.filterwarnings("ignore", "Split node does not have constant split positions")
         g, h = (np.asarray(a) for a in jaxify([Xs], [G, H])(X))
-
-    g = g * s  # chain rule to z = x / s
-    h = h * s[None, :, None] * s[None, None, :]
-    h = 0.5 * (h + h.transpose(0, 2, 1))
-    q = (2.0 * np.sum(h**2, axis=(1, 2)) + np.trace(h, axis1=1, axis2=2) ** 2) / (D * (D + 2))
-    slope2 = np.sum(g**2, axis=1) / D
-    total = float(np.sum(slope2))
-    rms = float(np.sqrt(np.sum(q) / total)) if total > 0 else (0.0 if np.all(q == 0) else np.inf)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per = np.where(q == 0, 0.0, np.sqrt(q / slope2))
-    return InputCurvature(rms, N, D, tuple(float(x) for x in s), per)
+    return g, h

@@ -95,3 +95,21 @@ def eta_derivatives(spec: Spec, n_features: int) -> tuple[Callable, Callable, Ca
         jax.jit(jax.vmap(jax.hessian(row), **rows)),
         jax.jit(jax.vmap(along, in_axes=(None, None, 0))),
     )
+
+
+@lru_cache(maxsize=32)
+def input_derivatives(spec: Spec, n_features: int) -> Callable:
+    """Jitted ``(theta, X) -> (g (N, D), h (N, D, D))``: η's gradient and Hessian in each row x.
+
+    The same cached η as :func:`eta_of_theta`, differentiated in x instead of θ.
+    """
+    import jax
+
+    f = eta_of_theta(spec, n_features)
+
+    def row(x, th):
+        return f(th, x[None, :])[0]
+
+    rows = {"in_axes": (0, None)}
+    grad, hess = jax.vmap(jax.grad(row), **rows), jax.vmap(jax.hessian(row), **rows)
+    return jax.jit(lambda th, X: (grad(X, th), hess(X, th)))

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from bayesstack.errors import BayesstackError
 from bayesstack.network import weight_names
 from bayesstack.spec import Spec
 
@@ -42,6 +43,12 @@ TOL = 1e-10
 
 class WeightHessian:
     """The compiled Hessian of the log posterior (no Jacobian) in the flat weights θ.
+
+    One PyTensor function is compiled: the Hessian in the flat vector of all continuous value
+    variables (the unconstrained space, in ``model.continuous_value_vars`` order). The weight
+    Hessian is its θ block, which is the Hessian in θ with the other parameters held fixed
+    however they are parametrised; :meth:`full` gives the whole matrix (the MAP's Newton
+    polish uses it).
 
     Parameters
     ----------
@@ -68,36 +75,61 @@ class WeightHessian:
         from pytensor.graph.replace import graph_replace
 
         ip = model.initial_point()
+        values = model.continuous_value_vars
+        sizes = {v.name: int(np.size(ip[v.name])) for v in values}
+        x = pt.vector("x", dtype="float64")
+        repl, start, offsets = {}, 0, {}
+        for v in values:
+            offsets[v.name] = start
+            repl[v] = x[start : start + sizes[v.name]].reshape(np.shape(ip[v.name]))
+            start += sizes[v.name]
+        self.size = start
         self.names = weight_names(spec)
         self.shapes = {n: tuple(np.shape(ip[n])) for n in self.names}
-        sizes = [int(np.prod(self.shapes[n], dtype=int)) for n in self.names]
-        self.n_weights = int(sum(sizes))
-        theta = pt.vector("theta", dtype="float64")
-        repl, start = {}, 0
-        for name, size in zip(self.names, sizes, strict=True):
-            repl[model.rvs_to_values[model[name]]] = theta[start : start + size].reshape(
-                self.shapes[name]
-            )
-            start += size
-        self.nuisance, inputs = [], []
-        for rv in model.free_RVs:
-            if rv.name in self.names:
-                continue
-            value = model.rvs_to_values[rv]
-            c = pt.tensor(f"{rv.name}_in", dtype="float64", shape=(None,) * value.ndim)
-            tr = model.rvs_to_transforms.get(rv)
-            repl[value] = c if tr is None else tr.forward(c, *rv.owner.inputs)
-            self.nuisance.append(rv.name)
-            inputs.append(c)
+        self.n_weights = int(sum(int(np.prod(s, dtype=int)) for s in self.shapes.values()))
+        to_value = {model.values_to_rvs[v].name: v.name for v in values}
+        self._theta_index = np.concatenate(
+            [offsets[to_value[n]] + np.arange(sizes[to_value[n]]) for n in self.names]
+        )
+        self.nuisance = [rv.name for rv in model.free_RVs if rv.name not in self.names]
+        self._nuisance_index = [
+            offsets[to_value[n]] + np.arange(sizes[to_value[n]]) for n in self.nuisance
+        ]
         cost = graph_replace(model.logp(jacobian=False), repl, strict=False)
-        hess = pytensor.gradient.hessian(cost, theta)
-        self._fn = pytensor.function([theta, *inputs], hess)
+        self._fn = pytensor.function([x], pytensor.gradient.hessian(cost, x))
+        # constrained nuisance values -> their unconstrained values
+        ins, outs = [], []
+        for name in self.nuisance:
+            rv = model[name]
+            c = pt.tensor(f"{name}_in", dtype="float64", shape=(None,) * rv.ndim)
+            tr = model.rvs_to_transforms.get(rv)
+            outs.append(pt.as_tensor(c if tr is None else tr.forward(c, *rv.owner.inputs)).ravel())
+            ins.append(c)
+        self._unconstrain = (
+            pytensor.function(ins, outs, on_unused_input="ignore") if ins else lambda: []
+        )
+
+    def full(self, x: np.ndarray) -> np.ndarray:
+        """The ``(size, size)`` Hessian at the flat unconstrained vector ``x`` of all values."""
+        return np.asarray(self._fn(np.asarray(x, dtype=float)))
+
+    def flat(self, theta: np.ndarray, nuisance: dict[str, Any] | None = None) -> np.ndarray:
+        """The flat unconstrained vector of weights ``theta`` and constrained ``nuisance``."""
+        nuisance = nuisance or {}
+        missing = [n for n in self.nuisance if n not in nuisance]
+        if missing:
+            raise BayesstackError(f"Hessian: no values given for {', '.join(missing)}")
+        x = np.empty(self.size)
+        x[self._theta_index] = np.asarray(theta, dtype=float).ravel()
+        args = [np.asarray(nuisance[n], dtype=float) for n in self.nuisance]
+        for index, u in zip(self._nuisance_index, self._unconstrain(*args), strict=True):
+            x[index] = u
+        return x
 
     def __call__(self, theta: np.ndarray, nuisance: dict[str, Any] | None = None) -> np.ndarray:
         """The ``(P, P)`` Hessian at flat weights ``theta`` and constrained ``nuisance`` values."""
-        nuisance = nuisance or {}
-        args = [np.asarray(nuisance[n], dtype=float) for n in self.nuisance]
-        return np.asarray(self._fn(np.asarray(theta, dtype=float), *args))
+        H = self.full(self.flat(theta, nuisance))
+        return H[np.ix_(self._theta_index, self._theta_index)]
 
 
 @dataclass(frozen=True, eq=False)

@@ -161,7 +161,7 @@ def test_genuinely_different_modes_are_not_averaged_away():
     rng = np.random.default_rng(4)
     other = {k: v for k, v in teacher_params("teacher-gaussian").items() if k != "sigma"}
     other["W2"] = np.array([0.0, -1.2, 2.5])  # one unit switched off: a different function
-    res = analyze(tanh_run(rng, second=other), n_map_starts=0, curvature=False)
+    res = analyze(tanh_run(rng, second=other), map_from_chains=False, curvature=False)
     d = res.to_dict()
     assert d["verdict"] == BEYOND
     assert d["modes_canonical"] == 2 and d["mode_orbits"] == 2
@@ -175,7 +175,7 @@ def test_genuinely_different_modes_are_not_averaged_away():
 
 def test_progress_and_reuse_of_the_canonical_group(symmetric):
     stages = []
-    res = analyze(symmetric.run, n_map_starts=0, curvature=False, progress=stages.append)
+    res = analyze(symmetric.run, map_from_chains=False, curvature=False, progress=stages.append)
     assert stages[:3] == ["symmetry group", "canonicalisation", "R-hat"]
     assert "MAP" not in stages and "curvature" not in stages
     assert res.canonical["reused"] is True

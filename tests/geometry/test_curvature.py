@@ -15,6 +15,7 @@ from bayesstack.geometry.curvature import (
     stack_curvature,
     stack_derivatives,
 )
+from bayesstack.spec import Layer, Spec
 
 # --- Puromycin (treated), Michaelis-Menten: MASS::rms.curv's known answer ---------------------
 
@@ -326,3 +327,27 @@ def test_input_curvature_does_not_depend_on_input_units():
     np.testing.assert_allclose(b.per_observation, a.per_observation, rtol=1e-10)
     with pytest.raises(BayesstackError, match="input_scale"):
         input_curvature(spec, params, X, input_scale=0.0)
+
+
+def test_input_curvature_cached_path_equals_the_feature_map_path():
+    """Without a feature map the cached JAX η is differentiated in x; an identity φ takes the
+    PyTensor route. Both must give the same numbers, and the cached one a closed form."""
+    rng = np.random.default_rng(29)
+    X = rng.normal(size=(40, 3))
+    spec = make_spec(TANH)
+    params = random_params(spec, 3, 30)
+    a = input_curvature(spec, params, X)
+    b = input_curvature(spec, params, X, feature_map=lambda z: z)
+    assert a.rms == pytest.approx(b.rms, rel=1e-12)
+    np.testing.assert_allclose(a.per_observation, b.per_observation, rtol=1e-10)
+    # one tanh unit, η = v tanh(wᵀx + c) + b: ∇²η = v tanh''(z) w wᵀ, known in closed form
+    one = Spec(name="one", family="gaussian", layers=(Layer(1, "tanh"),))
+    w, v = np.array([[0.7], [-1.3], [0.4]]), np.array([2.0])
+    p = {"W1": w, "b1": np.array([0.2]), "W2": v, "b2": np.array(0.1)}
+    c = input_curvature(one, p, X, input_scale=1.0)
+    z = X @ w[:, 0] + 0.2
+    t = np.tanh(z)
+    g2 = (2.0 * (1 - t**2)) ** 2 * np.sum(w**2)  # ||∇η||²
+    h = 2.0 * (-2 * t * (1 - t**2))  # ∇²η = h w wᵀ: tr = h|w|², tr(H²) = h²|w|⁴
+    q = (2 * h**2 * np.sum(w**2) ** 2 + (h * np.sum(w**2)) ** 2) / (3 * 5)
+    assert c.rms == pytest.approx(np.sqrt(q.sum() / (g2 / 3).sum()), rel=1e-10)

@@ -110,3 +110,23 @@ def test_check_reports_what_it_did(rng):
     assert d["negdef_fraction"] == 1.0 and d["n_evaluated"] == 10
     assert d["max_eigenvalue_max"] < 0
     assert res.chain.tolist() == [0] * 5 + [1] * 5
+
+
+def test_full_hessian_in_the_unconstrained_space_is_the_closed_form(rng):
+    """For a Gaussian GLM with u = log σ (HalfNormal(1) noise, N(0, 1) weights, no Jacobian):
+    ∂²/∂u² = -2 RSS e^{-2u} - 2 e^{2u} and ∂²/∂θ∂u = -2 e^{-2u} X̃ᵀ r."""
+    spec = glm("gaussian")
+    X, Xt = design(rng)
+    y = rng.normal(size=N)
+    hess = WeightHessian(build_model(spec, X, y), spec)
+    theta, sigma = rng.normal(size=D + 1), 0.8
+    x = hess.flat(theta, {"sigma": sigma})
+    np.testing.assert_allclose(x, [*theta, np.log(sigma)])
+    H = hess.full(x)
+    r = y - Xt @ theta
+    expected = np.zeros((D + 2, D + 2))
+    expected[:-1, :-1] = -Xt.T @ Xt / sigma**2 - np.eye(D + 1)
+    expected[:-1, -1] = expected[-1, :-1] = -2 * Xt.T @ r / sigma**2
+    expected[-1, -1] = -2 * np.sum(r**2) / sigma**2 - 2 * sigma**2
+    np.testing.assert_allclose(H, expected, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(hess(theta, {"sigma": sigma}), expected[:-1, :-1], rtol=1e-12)

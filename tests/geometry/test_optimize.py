@@ -76,3 +76,28 @@ def test_objective_matches_the_model_without_jacobian(gaussian_data, rng):
     assert lp == pytest.approx(float(model.compile_logp(jacobian=False)(point)))
     np.testing.assert_allclose(g, model.compile_dlogp(jacobian=False)(point))
     assert float(obj.constrained(x)["sigma"]) == pytest.approx(np.exp(x[3]))
+
+
+def test_newton_polish_converges_where_lbfgs_alone_stops_short(gaussian_data):
+    """Five L-BFGS iterations leave the gradient large; the polish reaches the closed form."""
+    X, y = gaussian_data
+    spec = Spec(name="glm", family="gaussian", weights=normal(1.0), bias=normal(1.0))
+    model = build_model(spec, X, y)
+    short = multistart_map(model, spec, n_starts=4, seed=2, maxiter=5, newton_maxiter=0)
+    assert short.n_converged == 0 and short.n_raw == 0
+    res = multistart_map(model, spec, n_starts=4, seed=2, maxiter=5)
+    assert res.n_converged == 4 and res.n_raw == 1
+    beta, sigma = ridge_map(X, y)
+    np.testing.assert_allclose(res.theta[0], beta, atol=1e-8)
+    assert float(res.nuisance["sigma"][0]) == pytest.approx(sigma, abs=1e-8)
+
+
+def test_explicit_starts_are_constrained_values(gaussian_data):
+    """Starts given as constrained draws (sigma > 0) are mapped to the unconstrained space."""
+    X, y = gaussian_data
+    spec = Spec(name="glm", family="gaussian", weights=normal(1.0), bias=normal(1.0))
+    starts = {"W1": np.array([[1.0, -2.0], [0.0, 0.0]]), "b1": np.zeros(2)}
+    starts["sigma"] = np.array([0.7, 3.0])
+    res = multistart_map(build_model(spec, X, y), spec, n_starts=0, starts=starts)
+    assert res.n_starts == 2 and res.n_converged == 2 and res.n_raw == 1
+    np.testing.assert_allclose(res.theta[0], ridge_map(X, y)[0], atol=1e-8)
