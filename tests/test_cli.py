@@ -207,3 +207,21 @@ def test_bench_quick(monkeypatch, capsys):
     )
     assert code in (0, None), err
     assert "| a | nutpie |" in out
+
+
+def test_bench_passes_its_seed(monkeypatch, capsys):
+    from bayesstack import bench
+
+    seen = {}
+
+    def fake(sizes, backends, quick, **kw):
+        seen.update(sizes=sizes, backends=backends, **kw)
+        return []
+
+    monkeypatch.setattr(bench, "run_benchmarks", fake)
+    monkeypatch.setattr(bench, "to_markdown", lambda rows: "table")
+    code, out, err = run_cli(
+        ["bench", "--sizes", "c", "--backends", "numpyro", "--seed", "2"], monkeypatch, capsys
+    )
+    assert code in (0, None), err
+    assert seen == {"sizes": ["c"], "backends": ["numpyro"], "chains": 2, "seed": 2}

@@ -39,6 +39,8 @@ _PASS_OVERHEAD = 3e4
 _OBS_WORK = 30
 #: Relative tolerance on the largest eigenvalue.
 TOL = 1e-10
+#: PyTensor mode of tiny helper functions (transforms): numba's JIT would cost ~0.8 s each.
+TINY = "FAST_COMPILE"
 
 
 class WeightHessian:
@@ -106,7 +108,7 @@ class WeightHessian:
             outs.append(pt.as_tensor(c if tr is None else tr.forward(c, *rv.owner.inputs)).ravel())
             ins.append(c)
         self._unconstrain = (
-            pytensor.function(ins, outs, on_unused_input="ignore") if ins else lambda: []
+            pytensor.function(ins, outs, on_unused_input="ignore", mode=TINY) if ins else lambda: []
         )
 
     def full(self, x: np.ndarray) -> np.ndarray:

@@ -45,7 +45,7 @@ import numpy as np
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
-from bayesstack.geometry.hessian import WeightHessian
+from bayesstack.geometry.hessian import TINY, WeightHessian
 from bayesstack.geometry.modes import THRESHOLD, align_to
 from bayesstack.network import forward, unflatten, weight_names
 from bayesstack.spec import Spec
@@ -148,7 +148,7 @@ class MapObjective:
         self.size = int(sum(np.prod(s, dtype=int) for s in self.shapes.values()))
         self._rv_names = [rv.name for rv in model.free_RVs]
         outs = model.replace_rvs_by_values(model.free_RVs)  # constrained, from value vars
-        self._constrain = model.compile_fn(outs, inputs=vars_, point_fn=False)
+        self._constrain = model.compile_fn(outs, inputs=vars_, point_fn=False, mode=TINY)
 
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Log density and gradient at the flat vector ``x``."""

@@ -108,15 +108,14 @@ def model_sentence(row: Mapping[str, Any], name: str) -> str:
         bits.append(f"curvature {pe}")
         head = f"{_cap(name)} has a unimodal posterior ({', '.join(b for b in bits if b)})"
     elif r["verdict"] == "symmetric multimodality":
-        what = (
-            _plural(modes, "mode", "modes")
-            if modes > 1 or maps is None
-            else f"one mode in its chains but {maps}"
-        )
-        head = (
-            f"{_cap(name)} shows {what} that are images of each other under {_symmetry(r)} "
-            f"({_numbers(r, chains, pe)})"
-        )
+        n_map = int(r.get("map_optima_raw") or 0)
+        if modes > 1 or maps is None:
+            what = f"{_plural(modes, 'mode', 'modes')} that are images of each other under"
+        elif n_map > 1:
+            what = f"one mode in its chains but {maps} that are images of each other under"
+        else:  # one mode and one optimum: the maxima form a continuous orbit
+            what = f"one mode and {maps}, on a continuous orbit of maxima under"
+        head = f"{_cap(name)} shows {what} {_symmetry(r)} ({_numbers(r, chains, pe)})"
     else:
         n_can = int(r["modes_canonical"])
         if n_can > 1 or r.get("map_optima_canonical") is None:

@@ -93,6 +93,8 @@ def test_modes_found_by_map_only():
     assert "symmetry group and the continuous O(3) on hidden1 (weight-space" in text
     assert "GL(3)" not in text
     assert "Hessian negative definite at 0% of draws" in text
+    orbit = answer_paragraph([{**deep, "map_optima_raw": 1}])
+    assert "shows one mode and one MAP optimum, on a continuous orbit of maxima under its" in orbit
     two = _row(
         "s2", 2, verdict="multimodal beyond symmetry", map_optima_raw=19, map_optima_canonical=2
     )
