@@ -225,3 +225,4 @@ def test_bench_passes_its_seed(monkeypatch, capsys):
     )
     assert code in (0, None), err
     assert seen == {"sizes": ["c"], "backends": ["numpyro"], "chains": 2, "seed": 2}
+    assert "table" in out

@@ -15,8 +15,11 @@ themselves started from dispersed points) and/or ``n_starts`` dispersed points d
 
 Counting rules
 --------------
-* A run *converged* when the largest gradient component at its end is below ``gtol_check``;
-  other runs are dropped.
+* A run *converged* when the largest gradient component at its end is below ``gtol_check``.
+  Where it is not after the polish (at a kink of a ReLU or of a Laplace prior the gradient
+  jumps and Newton stalls), L-BFGS goes on for up to :data:`FALLBACK_MAXITER` iterations, and
+  its own success (relative change of the objective below ``ftol``) counts as converged.
+  Other runs are dropped.
 * An optimum is a *local maximum* unless its weight Hessian (noise held at the optimum) has an
   eigenvalue above ``+1e-6 * max|eigenvalue|``; other stationary points are saddles and are not
   counted. Converged points within 0.1 unit of each other are one local maximum.
@@ -171,8 +174,20 @@ class MapObjective:
         return {n: np.asarray(v) for n, v in zip(self._rv_names, values, strict=True)}
 
 
-def _maximize(obj: MapObjective, hess, x0: np.ndarray, maxiter: int, newton_maxiter: int):
-    """L-BFGS from ``x0``, then a trust-region Newton polish (Hessian ``hess``); the end."""
+#: L-BFGS iterations of the fallback after an unconverged polish (kinks: ReLU, Laplace priors).
+FALLBACK_MAXITER = 2000
+
+
+def _maximize(
+    obj: MapObjective, hess, x0: np.ndarray, maxiter: int, newton_maxiter: int, gtol: float
+) -> tuple[np.ndarray, bool]:
+    """Maximise from ``x0``; the end point, and whether it converged.
+
+    L-BFGS, then a trust-region Newton polish (Hessian ``hess``). Where the polish leaves the
+    gradient above ``gtol`` (a kink of a ReLU or a Laplace prior, where Newton stalls), L-BFGS
+    goes on from its own end point instead, and its success (relative change of the
+    objective below ``ftol``) counts as converged.
+    """
 
     def neg(x):
         lp, g = obj(x)
@@ -180,13 +195,18 @@ def _maximize(obj: MapObjective, hess, x0: np.ndarray, maxiter: int, newton_maxi
             return 1e300, np.zeros_like(x)
         return -lp, -g
 
-    x = minimize(
-        neg,
-        x0,
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": maxiter, "gtol": 1e-9, "ftol": 1e-14, "maxcor": 20},
-    ).x
+    def lbfgs(x, iters):
+        opts = {"maxiter": iters, "gtol": 1e-9, "ftol": 1e-14, "maxcor": 20}
+        return minimize(neg, x, jac=True, method="L-BFGS-B", options=opts)
+
+    def small(x):
+        lp, g = obj(x)
+        return bool(np.isfinite(lp) and np.max(np.abs(g)) < gtol)
+
+    res = lbfgs(x0, maxiter)
+    x = res.x
+    if res.success:
+        return x, True
     if newton_maxiter > 0 and np.isfinite(obj(x)[0]):
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. "A bad approximation caused failure"
@@ -198,9 +218,12 @@ def _maximize(obj: MapObjective, hess, x0: np.ndarray, maxiter: int, newton_maxi
                 method="trust-exact",
                 options={"maxiter": newton_maxiter, "gtol": 1e-8},
             ).x
-        if np.all(np.isfinite(polished)) and obj(polished)[0] >= obj(x)[0]:
-            x = polished
-    return x
+        if np.all(np.isfinite(polished)) and small(polished):
+            return polished, True
+    if small(x):
+        return x, True
+    res = lbfgs(x, FALLBACK_MAXITER)  # from L-BFGS's end: a polish that stalled is dropped
+    return res.x, bool(res.success) or small(res.x)
 
 
 def multistart_map(
@@ -241,7 +264,7 @@ def multistart_map(
     newton_maxiter : int
         Most trust-region Newton iterations of the polish (0: no polish).
     gtol_check : float
-        Largest gradient component of a converged run.
+        Largest gradient component of a converged run (see the module docstring for kinks).
     same_tol : float
         Linkage distance (in units of ``scale``) of local maxima within one optimum.
     scale : array (P,), optional
@@ -275,9 +298,9 @@ def multistart_map(
     xs, lps = [], []
     with threadpool_limits(limits=1, user_api="blas"):  # threaded BLAS slows L-BFGS-B 10-100x
         for x0 in x0s:
-            x = _maximize(obj, hessian.full, x0, maxiter, newton_maxiter)
-            lp, g = obj(x)
-            if np.isfinite(lp) and np.max(np.abs(g)) < gtol_check:
+            x, converged = _maximize(obj, hessian.full, x0, maxiter, newton_maxiter, gtol_check)
+            lp = obj(x)[0]
+            if np.isfinite(lp) and converged:
                 xs.append(x)
                 lps.append(lp)
     if not xs:
