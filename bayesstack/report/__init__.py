@@ -128,7 +128,8 @@ def compare_runs(
     geometry : mapping, optional
         Precomputed ``GeometryResult.to_dict()`` per name; the rest are computed.
     seed : int
-        Seed of everything random: the geometry's MAP starts and the predictive draws.
+        Seed of everything random: the geometry's curvature directions and dispersed MAP
+        starts, and the predictive draws.
     title : str
         The report's title.
     progress : bool

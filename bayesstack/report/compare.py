@@ -164,7 +164,8 @@ class Comparison:
     versions : dict of str to str
         Package versions of this report.
     seed : int
-        Seed of everything random in the report (MAP starts, predictive draws).
+        Seed of everything random in the report (curvature directions, dispersed MAP starts,
+        predictive draws).
     """
 
     rows: tuple[ModelRow, ...]
