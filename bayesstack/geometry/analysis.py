@@ -23,8 +23,8 @@ continuous posterior symmetry (identity layers: O(H)), which no discrete canonic
 removes, it is the number of modes of the draws of η (function space) instead. MAP counts
 enter only when the multi-start MAP ran (from each chain's best draw by default, and from
 ``n_map_starts`` dispersed points). Findings that qualify the verdict (R-hat above 1.01
-within one mode, chains that switch modes, disagreements between
-the canonical clustering and the pairwise images) are listed in ``notes``.
+within one mode, chains that switch modes, disagreements between the canonical clustering and
+the pairwise images) are listed in ``notes``.
 """
 
 from __future__ import annotations

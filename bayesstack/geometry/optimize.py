@@ -207,7 +207,7 @@ def _maximize(
     x = res.x
     if res.success:
         return x, True
-    if newton_maxiter > 0 and np.isfinite(obj(x)[0]):
+    if newton_maxiter > 0 and np.isfinite(res.fun) and res.fun < 1e300:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. "A bad approximation caused failure"
             polished = minimize(

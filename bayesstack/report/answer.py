@@ -108,10 +108,10 @@ def model_sentence(row: Mapping[str, Any], name: str) -> str:
         bits.append(f"curvature {pe}")
         head = f"{_cap(name)} has a unimodal posterior ({', '.join(b for b in bits if b)})"
     elif r["verdict"] == "symmetric multimodality":
-        n_map = int(r.get("map_optima_raw") or 0)
-        if modes > 1 or maps is None:
+        n_map = r.get("map_optima_raw")
+        if modes > 1 or n_map is None:
             what = f"{_plural(modes, 'mode', 'modes')} that are images of each other under"
-        elif n_map > 1:
+        elif int(n_map) > 1:
             what = f"one mode in its chains but {maps} that are images of each other under"
         else:  # one mode and one optimum: the maxima form a continuous orbit
             what = f"one mode and {maps}, on a continuous orbit of maxima under"
