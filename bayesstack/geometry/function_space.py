@@ -37,6 +37,8 @@ MAX_CELLS = 1e6
 MIN_DRAWS = 100
 #: Most observations in the function-space maxima.
 MAX_OBS = 250
+#: Hidden activations (draws x observations x units) computed at once by :func:`eta_draws`.
+ETA_BLOCK = 250_000
 
 
 @dataclass(frozen=True)
@@ -147,9 +149,22 @@ def function_obs(n_obs: int, max_obs: int = MAX_OBS) -> np.ndarray:
 def eta_draws(
     spec: Spec, params: Mapping[str, np.ndarray], X: np.ndarray, *, step: int = 1
 ) -> np.ndarray:
-    """η at ``X`` for every ``step``-th draw: ``(chain, draw', N)``."""
+    """η at ``X`` for every ``step``-th draw: ``(chain, draw', N)``.
+
+    Computed a block of draws at a time: the hidden activations of all draws at once would be
+    large fresh arrays, and touching their memory the first time costs more than the arithmetic.
+    """
     thinned = {k: np.asarray(v)[:, ::step] for k, v in params.items()}
-    return forward(spec, thinned, np.asarray(X, dtype=float))
+    X = np.asarray(X, dtype=float)
+    n_chains, n_draws = next(iter(thinned.values())).shape[:2]
+    out = np.empty((n_chains, n_draws, X.shape[0]))
+    width = max((layer.units for layer in spec.layers), default=1)
+    block = max(1, ETA_BLOCK // max(1, X.shape[0] * width))
+    for c in range(n_chains):
+        for s in range(0, n_draws, block):
+            part = {k: v[c, s : s + block] for k, v in thinned.items()}
+            out[c, s : s + block] = forward(spec, part, X)
+    return out
 
 
 def _max_or_nan(values: Sequence[float]) -> float:
