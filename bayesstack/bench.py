@@ -1,10 +1,14 @@
 """Benchmarks: bayesstack's NUTS backends against the same network written by hand.
 
-For every size (:data:`bayesstack.benchmodels.SIZES`) and backend, one fit from scratch in this
-process: compile and sampling time, gradient evaluations per second inside the sampler against
-the floor (one compiled log density and gradient, outside any sampler), bulk ESS (on canonical
-draws for stacks) per second. Backends: ``numpyro`` and ``nutpie`` (``bayesstack.fit``),
-``hand-pymc`` (the network written in PyMC, sampled by nutpie) and ``hand-numpyro``.
+For every size (:data:`bayesstack.benchmodels.SIZES`) and backend, fits from scratch in this
+process (one per sampler seed, ``repeats`` of them): compile and sampling time, gradient
+evaluations per second inside the sampler against the floor (one compiled log density and
+gradient, outside any sampler), bulk ESS (on canonical draws for stacks) per second. Backends:
+``numpyro`` and ``nutpie`` (``bayesstack.fit``), ``hand-pymc`` (the network written in PyMC,
+sampled by nutpie) and ``hand-numpyro``. Every route starts its chains from U(-2, 2) on the
+unconstrained scale: bayesstack's default, numpyro's, and for ``hand-pymc`` set through
+nutpie's ``initial_point_func``; so the routes differ in their code, not in where their chains
+start.
 
 Run ``python -m bayesstack.bench --help``; ``docs/performance.md`` has the results.
 """
@@ -12,6 +16,7 @@ Run ``python -m bayesstack.bench --help``; ``docs/performance.md`` has the resul
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import subprocess
@@ -31,7 +36,7 @@ BACKENDS = ("numpyro", "nutpie", "hand-pymc", "hand-numpyro")
 
 @dataclass(frozen=True)
 class BenchRow:
-    """One fit of one size with one backend (times in seconds, ``floor_us`` in µs).
+    """One fit of one size with one backend and sampler seed (times in s, ``floor_us`` in µs).
 
     ``sampler_us`` is the CPU time per gradient evaluation inside the sampler (CPU seconds of
     the process while sampling / leapfrog steps: far less sensitive than wall time to other
@@ -43,6 +48,7 @@ class BenchRow:
 
     size: str
     backend: str
+    seed: int
     chains: int
     tune: int
     draws: int
@@ -145,13 +151,23 @@ def _fit_bayesstack(size, backend, X, y, chains, tune, draws, seed, floor_s) -> 
     )
 
 
+def hand_pymc_compiled(model):
+    """The hand-written PyMC ``model`` compiled by nutpie, started from U(-2, 2) like bayesstack."""
+    import nutpie
+
+    from bayesstack.backends import uniform_start
+
+    cm = nutpie.compile_pymc_model(model, backend="numba")
+    return dataclasses.replace(cm, initial_point_func=uniform_start(cm.n_dim))
+
+
 def _fit_hand_pymc(size, X, y, chains, tune, draws, seed, floor_s) -> _Fit:
     import nutpie
     import pymc as pm
 
     t0 = time.perf_counter()
     model = hand_pymc(size, X, y)
-    cm = nutpie.compile_pymc_model(model, backend="numba")
+    cm = hand_pymc_compiled(model)
     t1, cpu = time.perf_counter(), time.process_time()
     tr = nutpie.sample(
         cm, draws=draws, tune=tune, chains=chains, seed=seed, save_warmup=True, progress_bar=False
@@ -322,8 +338,9 @@ def run_benchmarks(
     tune: int | None = None,
     draws: int | None = None,
     seed: int = 0,
+    repeats: int = 1,
 ) -> list[BenchRow]:
-    """Fit every size with every backend and measure it.
+    """Fit every size with every backend and measure it, ``repeats`` times.
 
     Parameters
     ----------
@@ -338,7 +355,12 @@ def run_benchmarks(
     tune, draws : int, optional
         Default 1000 each (30 with ``quick``).
     seed : int
-        Data and sampler seed.
+        Data seed, and the sampler seed of the first repeat.
+    repeats : int
+        Fits per size and backend, on the same data with sampler seeds ``seed``,
+        ``seed + 1``, ...; the backends take turns in reverse order on odd repeats, and every
+        fit compiles as the first of its process would (bayesstack's compile caches are
+        cleared before it).
 
     Returns
     -------
@@ -353,14 +375,17 @@ def run_benchmarks(
     if any(b in ("numpyro", "hand-numpyro") for b in backends):
         configure_jax(chains)
     warm_up(sizes, backends, seed)
+    from bayesstack.backends import clear_caches
+
     rows = []
-    for name in sizes:
+    for name, rep in ((n, r) for n in sizes for r in range(repeats)):
         size = SIZES[name]
         X, y = size.data(seed)
-        for backend in backends:
-            log.info("bench: size %s, %s", name, backend)
-            args = (X, y, chains, tune, draws, seed, floor_s)
+        for backend in backends if rep % 2 == 0 else backends[::-1]:
+            log.info("bench: size %s, %s, sampler seed %d", name, backend, seed + rep)
+            args = (X, y, chains, tune, draws, seed + rep, floor_s)
             if backend in ("numpyro", "nutpie"):
+                clear_caches()
                 f = _fit_bayesstack(size, backend, *args)
             elif backend == "hand-pymc":
                 f = _fit_hand_pymc(size, *args)
@@ -372,6 +397,7 @@ def run_benchmarks(
                 BenchRow(
                     name,
                     backend,
+                    seed + rep,
                     chains,
                     tune,
                     draws,
@@ -405,36 +431,47 @@ RATIOS = (  # (numerator, denominator, what, target)
 )
 
 
-def ratios(rows: Sequence[BenchRow]) -> list[tuple[str, str, str, str, float]]:
-    """``(size, a / b, what, target, value)`` for every pair in :data:`RATIOS` that was run."""
-    by = {(r.size, r.backend): r for r in rows}
+def ratios(rows: Sequence[BenchRow]) -> list[tuple[str, str, str, str, list[float]]]:
+    """``(size, a / b, what, target, values)`` for every pair in :data:`RATIOS` that was run.
+
+    ``values`` has one ratio per sampler seed that both ran (fits of one seed are paired).
+    """
+    by = {(r.size, r.backend, r.seed): r for r in rows}
+    seeds = sorted({r.seed for r in rows})
     out = []
     for size in dict.fromkeys(r.size for r in rows):
         for a, b, what, target in RATIOS:
-            if (size, a) in by and (size, b) in by:
-                den = getattr(by[size, b], what)
-                val = getattr(by[size, a], what) / den if den else math.nan
-                out.append((size, f"{a} / {b}", what, target, val))
+            vals = []
+            for s in seeds:
+                if (size, a, s) in by and (size, b, s) in by:
+                    den = getattr(by[size, b, s], what)
+                    vals.append(getattr(by[size, a, s], what) / den if den else math.nan)
+            if vals:
+                out.append((size, f"{a} / {b}", what, target, vals))
     return out
 
 
 def to_markdown(rows: Sequence[BenchRow]) -> str:
     """The results table and the ratio table as Markdown."""
     head = (
-        "| size | backend | compile s | sample s | wall s | floor µs | µs/grad in sampler "
+        "| size | backend | seed | compile s | sample s | wall s | floor µs | µs/grad in sampler "
         "| efficiency | grad evals | min ESS | chain ESS | ESS/s | ESS/s (wall) | div |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     body = "".join(
-        f"| {r.size} | {r.backend} | {r.compile:.1f} | {r.sample:.1f} | {r.wall:.1f} "
+        f"| {r.size} | {r.backend} | {r.seed} | {r.compile:.1f} | {r.sample:.1f} | {r.wall:.1f} "
         f"| {r.floor_us:.1f} | {r.sampler_us:.1f} | {r.efficiency:.2f} | {r.grad_evals} "
         f"| {r.min_ess:.0f} | {r.chain_ess:.0f} | {r.ess_per_s:.1f} | {r.ess_per_s_wall:.1f} "
         f"| {r.divergences} |\n"
         for r in rows
     )
-    rat = "\n| size | ratio | of | target | value |\n|---|---|---|---|---|\n" + "".join(
-        f"| {s} | {pair} | {what} | {target} | {v:.2f} |\n"
-        for s, pair, what, target, v in ratios(rows)
+    rat = (
+        "\n| size | ratio | of | target | median | per seed |\n|---|---|---|---|---|---|\n"
+        + "".join(
+            f"| {s} | {pair} | {what} | {target} | {np.median(v):.2f} "
+            f"| {', '.join(f'{x:.2f}' for x in v)} |\n"
+            for s, pair, what, target, v in ratios(rows)
+        )
     )
     return head + body + rat
 
@@ -577,13 +614,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--backends", default=",".join(BACKENDS))
     p.add_argument("--chains", type=int, default=2)
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--seed", type=int, default=0, help="data and sampler seed")
+    p.add_argument("--seed", type=int, default=0, help="data and (first) sampler seed")
+    p.add_argument("--repeats", type=int, default=1, help="fits per size and backend")
     p.add_argument("--scaling", action="store_true", help="also time the floor against N and width")
     p.add_argument("--reuse", action="store_true", help="also time a repeated fit")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     rows = run_benchmarks(
-        a.sizes.split(","), a.backends.split(","), a.quick, chains=a.chains, seed=a.seed
+        a.sizes.split(","),
+        a.backends.split(","),
+        a.quick,
+        chains=a.chains,
+        seed=a.seed,
+        repeats=a.repeats,
     )
     print(to_markdown(rows), flush=True)
     if a.reuse:

@@ -254,7 +254,10 @@ def bench(
         str | None, typer.Option(help="Backends, comma-separated (default: all available)")
     ] = None,
     chains: Annotated[int, typer.Option(help="Chains per fit")] = 2,
-    seed: Annotated[int, typer.Option(help="Data and sampler seed")] = 0,
+    seed: Annotated[int, typer.Option(help="Data seed and the first sampler seed")] = 0,
+    repeats: Annotated[
+        int, typer.Option(min=1, help="Fits per size and backend (sampler seeds seed, seed+1, ...)")
+    ] = 1,
     quick: Annotated[bool, typer.Option(help="Tiny runs (a smoke test of the harness)")] = False,
     scaling: Annotated[bool, typer.Option(help="Also time a gradient against N and width")] = False,
     reuse: Annotated[bool, typer.Option(help="Also time a repeated fit (compile reuse)")] = False,
@@ -263,7 +266,9 @@ def bench(
     from bayesstack import bench as b
 
     chosen = backends.split(",") if backends else list(b.BACKENDS)
-    rows = b.run_benchmarks(sizes.split(","), chosen, quick, chains=chains, seed=seed)
+    rows = b.run_benchmarks(
+        sizes.split(","), chosen, quick, chains=chains, seed=seed, repeats=repeats
+    )
     out.print(b.to_markdown(rows), markup=False, highlight=False)
     if reuse:
         out.print(b.reuse_markdown(b.reuse(quick=quick)), markup=False, highlight=False)

@@ -224,5 +224,5 @@ def test_bench_passes_its_seed(monkeypatch, capsys):
         ["bench", "--sizes", "c", "--backends", "numpyro", "--seed", "2"], monkeypatch, capsys
     )
     assert code in (0, None), err
-    assert seen == {"sizes": ["c"], "backends": ["numpyro"], "chains": 2, "seed": 2}
+    assert seen == {"sizes": ["c"], "backends": ["numpyro"], "chains": 2, "seed": 2, "repeats": 1}
     assert "table" in out

@@ -210,9 +210,40 @@ def test_dask_needs_a_per_chain_sampler(spec, data):
 def test_bench_quick():
     from bayesstack import bench
 
-    rows = bench.run_benchmarks(["e"], ["numpyro"], quick=True)
-    assert [r.backend for r in rows] == ["numpyro"]
+    rows = bench.run_benchmarks(["e"], ["numpyro"], quick=True, seed=3, repeats=2)
+    assert [(r.backend, r.seed) for r in rows] == [("numpyro", 3), ("numpyro", 4)]
     for r in rows:
         assert r.floor_us > 0 and r.grad_evals > 0 and r.min_ess > 0 and r.wall >= r.sample
     md = bench.to_markdown(rows)
     assert "| e | numpyro |" in md
+
+
+def test_bench_ratios_pair_fits_of_one_seed():
+    from bayesstack import bench
+
+    def row(backend, seed, wall):
+        vals = dict.fromkeys(bench.BenchRow.__dataclass_fields__, 1.0)
+        return bench.BenchRow(
+            **{**vals, "size": "a", "backend": backend, "seed": seed, "wall": wall}
+        )
+
+    rows = [row("nutpie", 0, 2.0), row("hand-pymc", 0, 4.0), row("nutpie", 1, 3.0)]
+    rows += [row("hand-pymc", 1, 2.0), row("nutpie", 2, 9.0)]  # seed 2 has no partner
+    got = {(p, w): v for _, p, w, _, v in bench.ratios(rows)}
+    assert got["nutpie / hand-pymc", "wall"] == [0.5, 1.5]
+    md = bench.to_markdown(rows)
+    assert "| a | nutpie / hand-pymc | wall | <= 1.05 | 1.00 | 0.50, 1.50 |" in md
+
+
+def test_bench_hand_pymc_starts_like_bayesstack():
+    """U(-2, 2) starts, not nutpie's default (support point + U(-1, 1) jitter: all within 1.5)."""
+    from bayesstack import bench
+    from bayesstack.benchmodels import SIZES
+
+    size = SIZES["a"]
+    cm = bench.hand_pymc_compiled(bench.hand_pymc(size, *size.data(0)))
+    starts = np.stack([cm.initial_point_func(s) for s in range(4)])
+    assert starts.shape == (4, cm.n_dim)
+    assert np.abs(starts).max() <= 2.0
+    assert (np.abs(starts).max(axis=1) > 1.5).all()
+    assert len({z.tobytes() for z in starts}) == 4
