@@ -1,7 +1,8 @@
 """The stacked GLM's forward pass, parameter names, shapes and dims.
 
 ``forward`` is the single implementation of the network: the builder calls it on pytensor
-tensors, the geometry code on numpy arrays with leading sample dims ``(chain, draw, ...)``.
+tensors, the geometry code on numpy arrays with leading sample dims ``(chain, draw, ...)`` and,
+to differentiate η, on JAX arrays.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from bayesstack.registry import ACTIVATIONS, pytensor_activation
+from bayesstack.registry import ACTIVATIONS, jax_activation, pytensor_activation
 from bayesstack.spec import Spec
 
 
@@ -64,7 +65,7 @@ def forward(
     params: Mapping[str, object],
     X,
     *,
-    xp: Literal["numpy", "pytensor"] = "numpy",
+    xp: Literal["numpy", "pytensor", "jax"] = "numpy",
     return_hidden: bool = False,
 ):
     """The output layer's linear predictor η at inputs ``X``.
@@ -76,9 +77,9 @@ def forward(
     params : mapping
         ``W{l}``/``b{l}`` arrays; numpy arrays may have leading sample dims, e.g.
         ``W1`` of shape ``(chain, draw, D, H)``.
-    X : array (N, D) or pytensor tensor
+    X : array (N, D), pytensor tensor or JAX array
         Inputs, shared by all samples.
-    xp : {"numpy", "pytensor"}
+    xp : {"numpy", "pytensor", "jax"}
         Which array library the activations come from.
     return_hidden : bool
         Also return the list of hidden activations (each ``(..., N, n_l)``).
@@ -87,7 +88,11 @@ def forward(
     -------
     eta : array ``(..., N)``
     """
-    act = (lambda name: ACTIVATIONS[name].numpy) if xp == "numpy" else pytensor_activation
+    act = {
+        "numpy": lambda name: ACTIVATIONS[name].numpy,
+        "pytensor": pytensor_activation,
+        "jax": jax_activation,
+    }[xp]
     h = X
     hidden = []
     for l in range(1, spec.n_layers + 1):

@@ -101,6 +101,20 @@ def pytensor_activation(name: str):
     }[name]
 
 
+def jax_activation(name: str):
+    """The JAX version of activation ``name``."""
+    import jax
+    import jax.numpy as jnp
+
+    return {
+        "identity": lambda z: z,
+        "tanh": jnp.tanh,
+        "sigmoid": jax.nn.sigmoid,
+        "relu": lambda z: jnp.maximum(z, 0.0),
+        "softplus": jax.nn.softplus,
+    }[name]
+
+
 @dataclass(frozen=True)
 class PriorKind:
     """A prior family for weights/biases or for a positive nuisance parameter."""

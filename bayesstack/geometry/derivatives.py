@@ -1,9 +1,10 @@
 """Compiled derivatives of η in θ for the curvature measures.
 
-η(θ) is :func:`bayesstack.network.forward`'s PyTensor graph, converted by PyTensor's JAX
-backend, and JAX differentiates it exactly: the Jacobian and the second derivatives row by
-row, directional second derivatives by forward-over-forward differentiation, batched over
-directions. The compiled functions are cached per spec and input width.
+η(θ) is :func:`bayesstack.network.forward` on JAX arrays (the same code the model's PyTensor
+graph comes from; JAX in float64), and JAX differentiates it exactly: the Jacobian and the
+second derivatives row by row, directional second derivatives by forward-over-forward
+differentiation, batched over directions. The compiled functions are cached per spec and input
+width.
 """
 
 from __future__ import annotations
@@ -43,20 +44,23 @@ def in_blocks(fn: Callable, points: np.ndarray, block: int) -> np.ndarray:
 @lru_cache(maxsize=32)
 def eta_of_theta(spec: Spec, n_features: int) -> Callable:
     """JAX ``f(theta (P,), X (N, D)) -> η (N,)`` of the output layer (cached per spec, D)."""
-    import pytensor.tensor as pt
+    import jax
 
     from bayesstack.network import forward
 
+    jax.config.update("jax_enable_x64", True)  # as PyMC's JAX backend does
     shapes = param_shapes(spec, n_features)
-    theta = pt.vector("theta", dtype="float64")
-    X = pt.matrix("X", dtype="float64")
-    p, start = {}, 0
+    blocks, start = [], 0
     for name in weight_names(spec):
         size = int(np.prod(shapes[name], dtype=int))
-        p[name] = theta[start : start + size].reshape(shapes[name])
+        blocks.append((name, start, size, shapes[name]))
         start += size
-    fn = jaxify([theta, X], [forward(spec, p, X, xp="pytensor")])
-    return lambda th, x: fn(th, x)[0]
+
+    def f(theta, X):
+        p = {name: theta[s : s + k].reshape(shape) for name, s, k, shape in blocks}
+        return forward(spec, p, X, xp="jax")
+
+    return f
 
 
 @lru_cache(maxsize=32)
