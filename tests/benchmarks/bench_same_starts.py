@@ -20,8 +20,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0,2", help="data and sampler seeds")
     ap.add_argument("--chains", type=int, default=2)
+    ap.add_argument("--routes", default="bayesstack,hand", help="which routes to run")
     args = ap.parse_args()
-    chains = args.chains
+    chains, routes = args.chains, args.routes.split(",")
 
     from bayesstack import backends, bench
 
@@ -36,13 +37,16 @@ def main() -> None:
     size = SIZES["c"]
     for seed in (int(s) for s in args.seeds.split(",")):
         X, y = size.data(seed)
-        t = time.perf_counter()
-        run = fit(size.spec(), X, y, chains=chains, tune=1000, draws=1000, seed=seed)
-        stats = run["sample_stats"]
-        div = stats["diverging"].sum("draw").values.tolist()
-        eps = np.round(stats["step_size"].isel(draw=-1).values, 4).tolist()
-        print(f"seed {seed} bayesstack: divergences {div}, step sizes {eps}", flush=True)
-        print(f"  ({time.perf_counter() - t:.0f} s)", flush=True)
+        if "bayesstack" in routes:
+            t = time.perf_counter()
+            run = fit(size.spec(), X, y, chains=chains, tune=1000, draws=1000, seed=seed)
+            stats = run["sample_stats"]
+            div = stats["diverging"].sum("draw").values.tolist()
+            eps = np.round(stats["step_size"].isel(draw=-1).values, 4).tolist()
+            print(f"seed {seed} bayesstack: divergences {div}, step sizes {eps}", flush=True)
+            print(f"  ({time.perf_counter() - t:.0f} s)", flush=True)
+        if "hand" not in routes:
+            continue
 
         model = build_model(size.spec(), X, y)
         seeds = [s for s, _ in backends.chain_seeds(seed, chains)]
@@ -60,10 +64,12 @@ def main() -> None:
             progress_bar=False,
         )
         t = time.perf_counter()
-        mcmc.run(jax.random.key(seed), X, y, init_params=init, extra_fields=("adapt_state",))
+        mcmc.run(
+            jax.random.key(seed), X, y, init_params=init, extra_fields=("adapt_state.step_size",)
+        )
         extra = mcmc.get_extra_fields(group_by_chain=True)
         d = np.asarray(extra["diverging"]).sum(1).tolist()
-        eps = np.round(np.asarray(extra["adapt_state"].step_size)[:, -1], 4).tolist()
+        eps = np.round(np.asarray(extra["adapt_state.step_size"])[:, -1], 4).tolist()
         print(f"seed {seed} hand numpyro, same starts: divergences {d}, step sizes {eps}")
         print(f"  ({time.perf_counter() - t:.0f} s)", flush=True)
 

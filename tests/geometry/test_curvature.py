@@ -261,6 +261,20 @@ def test_stack_derivatives_match_finite_differences_of_numpy_forward():
     assert np.abs(A_exact).max() > 0.1
 
 
+@pytest.mark.parametrize("activation", ["identity", "tanh", "sigmoid", "relu", "softplus"])
+def test_jax_eta_equals_numpy_forward_in_float64(activation):
+    """The JAX η the curvature differentiates is the numpy forward pass, to rounding."""
+    from bayesstack.geometry.derivatives import eta_of_theta
+    from bayesstack.network import flatten, forward
+
+    X = np.random.default_rng(20).normal(size=(40, 3))
+    spec = make_spec([{"units": 4, "activation": activation}, {"units": 3, "activation": "tanh"}])
+    params = random_params(spec, 3, 21)
+    got = np.asarray(eta_of_theta(spec, 3)(flatten(params, spec), X))
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, forward(spec, params, X), rtol=1e-13, atol=1e-13)
+
+
 def test_stack_scale_defaults():
     X = np.random.default_rng(20).normal(size=(20, 2))
     spec = make_spec(TANH)
