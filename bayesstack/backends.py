@@ -360,8 +360,14 @@ def sample_pm(model: pm.Model, s, progressbar: bool) -> xr.DataTree:
             kw["mp_ctx"] = "forkserver"
     else:
         require(s.sampler)
-        if initvals:
-            kw["nuts"] = {"jitter": False}
+        import jax
+        import pymc.sampling.jax
+
+        nuts: dict = {"jitter": False} if initvals else {}
+        if jax.local_device_count() < s.chains:  # JAX started first with fewer: no pmap
+            nuts["chain_method"] = "vectorized"
+        if nuts:
+            kw["nuts"] = nuts
     return pm.sample(
         draws=s.draws,
         tune=s.tune,

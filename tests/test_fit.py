@@ -1,6 +1,9 @@
 """Fitting: the DataTree layout, attributes, reproducibility and save/load."""
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -96,6 +99,26 @@ def test_other_samplers_same_layout(sampler):
     )
     assert GROUPS <= set(run.children)
     assert run.posterior["W1"].shape == (2, 100, 2)
+
+
+def test_blackjax_after_jax_started_with_one_device():
+    """PyMC's blackjax route maps chains over devices; JAX started first has only one."""
+    pytest.importorskip("blackjax")
+    code = (
+        "import jax, jax.numpy as jnp; jnp.zeros(1).block_until_ready()\n"
+        "assert jax.local_device_count() == 1\n"
+        "import bayesstack as bs\n"
+        "from bayesstack.datasets import load_dataset\n"
+        "run = bs.fit(bs.load_spec('models/glm-gaussian.toml'), load_dataset('teacher-gaussian'),"
+        " chains=2, draws=20, tune=20, seed=1, sampler='blackjax', cores=1)\n"
+        "print(run.posterior['W1'].shape)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # PyMC's import sets it
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "(2, 20, 2)" in out.stdout
 
 
 def test_bad_settings():
