@@ -361,7 +361,7 @@ def sample_pm(model: pm.Model, s, progressbar: bool) -> xr.DataTree:
     else:
         require(s.sampler)
         import jax
-        import pymc.sampling.jax
+        import pymc.sampling.jax  # asks for many CPU devices if JAX has not started
 
         nuts: dict = {"jitter": False} if initvals else {}
         if jax.local_device_count() < s.chains:  # JAX started first with fewer: no pmap

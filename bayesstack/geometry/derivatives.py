@@ -14,7 +14,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from bayesstack.network import param_shapes, weight_names
 from bayesstack.spec import Spec
 
 
@@ -46,19 +45,12 @@ def eta_of_theta(spec: Spec, n_features: int) -> Callable:
     """JAX ``f(theta (P,), X (N, D)) -> η (N,)`` of the output layer (cached per spec, D)."""
     import jax
 
-    from bayesstack.network import forward
+    from bayesstack.network import forward, unflatten
 
     jax.config.update("jax_enable_x64", True)  # as PyMC's JAX backend does
-    shapes = param_shapes(spec, n_features)
-    blocks, start = [], 0
-    for name in weight_names(spec):
-        size = int(np.prod(shapes[name], dtype=int))
-        blocks.append((name, start, size, shapes[name]))
-        start += size
 
     def f(theta, X):
-        p = {name: theta[s : s + k].reshape(shape) for name, s, k, shape in blocks}
-        return forward(spec, p, X, xp="jax")
+        return forward(spec, unflatten(theta, spec, n_features), X, xp="jax")
 
     return f
 
