@@ -117,6 +117,8 @@ class MapResult:
 class MapObjective:
     """The compiled log density (no Jacobian) and its gradient on flat unconstrained vectors.
 
+    Compiled by PyTensor's JAX backend (the graph is the model's; only the compiler differs).
+
     Parameters
     ----------
     model : pymc.Model
@@ -134,9 +136,12 @@ class MapObjective:
 
     def __init__(self, model) -> None:
         from pymc.model.core import ValueGradFunction
+        from pytensor.compile.mode import get_mode
 
         ip = model.initial_point()
         vars_ = model.continuous_value_vars
+        # JAX: compiles in about half numba's time and evaluates 2-3x faster (docs/performance.md);
+        # shape asserts go before conversion, as in PyMC's own JAX samplers
         self._fn = ValueGradFunction(
             [model.logp(jacobian=False)],
             vars_,
@@ -144,6 +149,7 @@ class MapObjective:
             model=model,
             initial_point=ip,
             ravel_inputs=True,
+            mode=get_mode("JAX").including("local_remove_all_assert"),
         )
         self._fn.set_extra_values({})
         self.names = [v.name for v in vars_]
