@@ -18,7 +18,7 @@ so any difference between arms is rounding, amplified by the sampler. Prints div
 adapted step size and mean log density per chain (docs/performance.md, "Size c, chain by chain").
 
 Run:  .venv/bin/python tests/benchmarks/bench_same_program.py [--seed 0] [--chains 12]
-      [--arms bayesstack,hand] [--tune 1000] [--draws 1000]
+      [--arms bayesstack,hand] [--tune 1000] [--draws 1000] [--target-accept 0.8]
       (about 70-150 s per chain and arm, two chains at a time)
 """
 
@@ -102,6 +102,7 @@ def main() -> None:
     ap.add_argument("--arms", default="bayesstack,hand")
     ap.add_argument("--tune", type=int, default=1000)
     ap.add_argument("--draws", type=int, default=1000)
+    ap.add_argument("--target-accept", type=float, default=0.8)
     args = ap.parse_args()
 
     import jax
@@ -125,7 +126,7 @@ def main() -> None:
     for n, f in lp_fns.items():  # the arms are one function
         print(f"{n}: log density at chain 0's start {float(f(*z0[0], *data)[0]):.10f}")
     progs = {
-        n: jax.jit(_chain_fn(f, out_fn, args.tune, args.draws, 0.8, 10))
+        n: jax.jit(_chain_fn(f, out_fn, args.tune, args.draws, args.target_accept, 10))
         .lower(jax.random.key(0), z0[0], data)
         .compile()
         for n, f in lp_fns.items()
@@ -134,11 +135,12 @@ def main() -> None:
     def one(job):
         n, c = job
         t = time.perf_counter()
-        _, stats, _ = progs[n](jax.random.key(seeds[c][1]), z0[c], data)
+        _, stats, n_warm = progs[n](jax.random.key(seeds[c][1]), z0[c], data)
         lp, div, eps = np.asarray(stats[0]), int(np.asarray(stats[1]).sum()), stats[6][-1]
+        grads = int(n_warm) + int(np.asarray(stats[3]).sum())
         print(
-            f"{n:<17} chain {c:>2}: divergences {div:>4}, step size {float(eps):.4f}, "
-            f"mean log density {lp.mean():.1f} ({time.perf_counter() - t:.0f} s)",
+            f"{n:<17} chain {c:>2}: divergences {div:>4}, step size {float(eps):.4f}, mean log "
+            f"density {lp.mean():.1f}, gradients {grads} ({time.perf_counter() - t:.0f} s)",
             flush=True,
         )
         return n, div
