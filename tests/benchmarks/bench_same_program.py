@@ -61,13 +61,11 @@ def arms(model, size, X, y, names: list[str]) -> dict:
         lp += jnp.log(2.0) - 0.5 * log2pi - 0.5 * jnp.exp(2 * s) + s  # HalfNormal(1), Jacobian
         return [lp + jnp.sum(-0.5 * ((ya - eta) / jnp.exp(s)) ** 2 - s - 0.5 * log2pi)]
 
-    worst = CHECKED
-
     def report(dv, dg, finite_o, finite_h):
-        worst["evaluations"] += 1
-        worst["value"] = max(worst["value"], float(dv))
-        worst["gradient"] = max(worst["gradient"], float(dg))
-        worst["finite_mismatch"] += int(bool(finite_o) != bool(finite_h))
+        CHECKED["evaluations"] += 1
+        CHECKED["value"] = max(CHECKED["value"], float(dv))
+        CHECKED["gradient"] = max(CHECKED["gradient"], float(dg))
+        CHECKED["finite_mismatch"] += int(bool(finite_o) != bool(finite_h))
 
     def hand(*a):
         return [-pe(dict(zip(site, a[:k], strict=True)))]
