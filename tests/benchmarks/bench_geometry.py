@@ -13,9 +13,11 @@ are after the fit that made the run; their import time is printed separately.
 
 Run:  .venv/bin/python tests/benchmarks/bench_geometry.py [--hidden 10,10] [--run PATH]
       [--map-starts K] [--no-map-from-chains] [--directions M] [--no-curvature]
+      [--hessian-budget B] [--max-cells C]
 
 The defaults are the library's (MAP from each chain's best draw, no dispersed starts, the
-curvature module's directions).
+curvature module's directions, the Hessian check's and the R-hats' budgets); the options trade
+evidence for time.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ def main() -> None:
     ap.add_argument("--no-map-from-chains", action="store_true")
     ap.add_argument("--directions", type=int, default=None, help="curvature directions")
     ap.add_argument("--no-curvature", action="store_true")
+    ap.add_argument("--hessian-budget", type=float, default=None, help="Hessian check budget")
+    ap.add_argument("--max-cells", type=float, default=None, help="R-hat thinning budget")
     args = ap.parse_args()
 
     t = time.perf_counter()
@@ -110,6 +114,7 @@ def main() -> None:
     t, c = time.perf_counter(), time.process_time()
     run = add_canonical(run, method="align")  # analyze reuses it
     t_can, c_can = time.perf_counter() - t, time.process_time() - c
+    budgets = {"hessian_budget": args.hessian_budget, "max_cells": args.max_cells}
     t, c = time.perf_counter(), time.process_time()
     res = analyze(
         run,
@@ -117,6 +122,7 @@ def main() -> None:
         map_from_chains=not args.no_map_from_chains,
         curvature=not args.no_curvature,
         curvature_directions=args.directions,
+        **{k: v for k, v in budgets.items() if v is not None},
     )
     t_an, c_an = time.perf_counter() - t, time.process_time() - c
     print(f"canonicalisation (align): {t_can:.2f} s wall, {c_can:.2f} s CPU")
@@ -133,6 +139,10 @@ def main() -> None:
     keys += ("modes_canonical", "map_optima_raw", "map_optima_canonical")
     keys += ("hessian_negdef_fraction", "verdict")
     print({k: d[k] for k in keys})
+    print(
+        f"Hessian draws {res.hessian.n_evaluated}, R-hat draws per chain: weights "
+        f"{res.rhat.draws_weights}, function {res.rhat.draws_function}"
+    )
 
 
 if __name__ == "__main__":
