@@ -121,14 +121,17 @@ def _jax_model_logp(model):
     return logp, sum(math.prod(s) for s in shapes)
 
 
-def _fit_bayesstack(size, backend, X, y, chains, tune, draws, seed, floor_s) -> _Fit:
+def _fit_bayesstack(
+    size, backend, X, y, chains, tune, draws, seed, floor_s, target_accept=None
+) -> _Fit:
     from bayesstack import backends
     from bayesstack.builder import build_model
     from bayesstack.sampling import fit
 
     spec = size.spec()
     t0 = time.perf_counter()
-    run = fit(spec, X, y, chains=chains, tune=tune, draws=draws, seed=seed, sampler=backend)
+    kw = {} if target_accept is None else {"target_accept": target_accept}
+    run = fit(spec, X, y, chains=chains, tune=tune, draws=draws, seed=seed, sampler=backend, **kw)
     wall = time.perf_counter() - t0
     post, stats = run["posterior"], run["sample_stats"]
     model = build_model(spec, X, y)
@@ -161,7 +164,7 @@ def hand_pymc_compiled(model):
     return dataclasses.replace(cm, initial_point_func=uniform_start(cm.n_dim))
 
 
-def _fit_hand_pymc(size, X, y, chains, tune, draws, seed, floor_s) -> _Fit:
+def _fit_hand_pymc(size, X, y, chains, tune, draws, seed, floor_s, target_accept=None) -> _Fit:
     import nutpie
     import pymc as pm
 
@@ -169,8 +172,16 @@ def _fit_hand_pymc(size, X, y, chains, tune, draws, seed, floor_s) -> _Fit:
     model = hand_pymc(size, X, y)
     cm = hand_pymc_compiled(model)
     t1, cpu = time.perf_counter(), time.process_time()
+    kw = {} if target_accept is None else {"target_accept": target_accept}
     tr = nutpie.sample(
-        cm, draws=draws, tune=tune, chains=chains, seed=seed, save_warmup=True, progress_bar=False
+        cm,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        save_warmup=True,
+        progress_bar=False,
+        **kw,
     )
     t2, cpu = time.perf_counter(), time.process_time() - cpu
     pm.compute_log_likelihood(tr, model=model, progressbar=False)
@@ -215,7 +226,7 @@ class _CompileClock:
         jax.monitoring.unregister_event_duration_listener(self._on)
 
 
-def _fit_hand_numpyro(size, X, y, chains, tune, draws, seed, floor_s) -> _Fit:
+def _fit_hand_numpyro(size, X, y, chains, tune, draws, seed, floor_s, target_accept=None) -> _Fit:
     import jax
     from jax.flatten_util import ravel_pytree
     from numpyro.infer import MCMC, NUTS
@@ -227,7 +238,10 @@ def _fit_hand_numpyro(size, X, y, chains, tune, draws, seed, floor_s) -> _Fit:
 
     def mcmc(n_warm, n_draw):
         kw = {"progress_bar": False, "chain_method": method}
-        return MCMC(NUTS(model), num_warmup=n_warm, num_samples=n_draw, num_chains=chains, **kw)
+        nuts = (
+            NUTS(model) if target_accept is None else NUTS(model, target_accept_prob=target_accept)
+        )
+        return MCMC(nuts, num_warmup=n_warm, num_samples=n_draw, num_chains=chains, **kw)
 
     # MCMC.run compiles inside (again on every call): JAX's own compile events time it
     m = mcmc(tune, draws)
@@ -339,6 +353,7 @@ def run_benchmarks(
     draws: int | None = None,
     seed: int = 0,
     repeats: int = 1,
+    target_accept: float | None = None,
 ) -> list[BenchRow]:
     """Fit every size with every backend and measure it, ``repeats`` times.
 
@@ -361,6 +376,8 @@ def run_benchmarks(
         ``seed + 1``, ...; the backends take turns in reverse order on odd repeats, and every
         fit compiles as the first of its process would (bayesstack's compile caches are
         cleared before it).
+    target_accept : float, optional
+        NUTS target acceptance of every route (default: each route's own, 0.8 in all four).
 
     Returns
     -------
@@ -383,7 +400,7 @@ def run_benchmarks(
         X, y = size.data(seed)
         for backend in backends if rep % 2 == 0 else backends[::-1]:
             log.info("bench: size %s, %s, sampler seed %d", name, backend, seed + rep)
-            args = (X, y, chains, tune, draws, seed + rep, floor_s)
+            args = (X, y, chains, tune, draws, seed + rep, floor_s, target_accept)
             if backend in ("numpyro", "nutpie"):
                 clear_caches()
                 f = _fit_bayesstack(size, backend, *args)
@@ -618,6 +635,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=1, help="fits per size and backend")
     p.add_argument("--scaling", action="store_true", help="also time the floor against N and width")
     p.add_argument("--reuse", action="store_true", help="also time a repeated fit")
+    p.add_argument(
+        "--target-accept", type=float, default=None, help="NUTS target acceptance of every route"
+    )
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     rows = run_benchmarks(
@@ -627,6 +647,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         chains=a.chains,
         seed=a.seed,
         repeats=a.repeats,
+        target_accept=a.target_accept,
     )
     print(to_markdown(rows), flush=True)
     if a.reuse:

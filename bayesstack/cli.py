@@ -261,13 +261,23 @@ def bench(
     quick: Annotated[bool, typer.Option(help="Tiny runs (a smoke test of the harness)")] = False,
     scaling: Annotated[bool, typer.Option(help="Also time a gradient against N and width")] = False,
     reuse: Annotated[bool, typer.Option(help="Also time a repeated fit (compile reuse)")] = False,
+    target_accept: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="NUTS target acceptance of every route (default 0.8)"),
+    ] = None,
 ) -> None:
     """Benchmark the backends against hand-written PyMC and numpyro; print Markdown tables."""
     from bayesstack import bench as b
 
     chosen = backends.split(",") if backends else list(b.BACKENDS)
     rows = b.run_benchmarks(
-        sizes.split(","), chosen, quick, chains=chains, seed=seed, repeats=repeats
+        sizes.split(","),
+        chosen,
+        quick,
+        chains=chains,
+        seed=seed,
+        repeats=repeats,
+        target_accept=target_accept,
     )
     out.print(b.to_markdown(rows), markup=False, highlight=False)
     if reuse:

@@ -224,5 +224,10 @@ def test_bench_passes_its_seed(monkeypatch, capsys):
         ["bench", "--sizes", "c", "--backends", "numpyro", "--seed", "2"], monkeypatch, capsys
     )
     assert code in (0, None), err
-    assert seen == {"sizes": ["c"], "backends": ["numpyro"], "chains": 2, "seed": 2, "repeats": 1}
+    expected = {"sizes": ["c"], "backends": ["numpyro"], "chains": 2, "seed": 2, "repeats": 1}
+    assert seen == {**expected, "target_accept": None}
     assert "table" in out
+    argv = ["bench", "--sizes", "c", "--backends", "numpyro", "--seed", "2", "--target-accept"]
+    code, out, err = run_cli([*argv, "0.9"], monkeypatch, capsys)
+    assert code in (0, None), err
+    assert seen == {**expected, "target_accept": 0.9}

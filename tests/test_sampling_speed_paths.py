@@ -218,6 +218,34 @@ def test_bench_quick():
     assert "| e | numpyro |" in md
 
 
+def test_bench_passes_target_accept_to_every_route(monkeypatch):
+    """``--target-accept`` reaches bayesstack's fit, nutpie and numpyro's NUTS (stubbed)."""
+    import numpyro.infer
+    import nutpie
+
+    from bayesstack import bench, sampling
+    from bayesstack.benchmodels import SIZES
+
+    class Called(Exception):
+        pass
+
+    def stub(*args, **kw):
+        raise Called(kw)
+
+    size = SIZES["e"]
+    args = (*size.data(0), 1, 5, 5, 0, 0.01, 0.9)
+    for target, attr, fit_route in (
+        (sampling, "fit", lambda: bench._fit_bayesstack(size, "numpyro", *args)),
+        (nutpie, "sample", lambda: bench._fit_hand_pymc(size, *args)),
+        (numpyro.infer, "NUTS", lambda: bench._fit_hand_numpyro(size, *args)),
+    ):
+        monkeypatch.setattr(target, attr, stub)
+        with pytest.raises(Called) as e:
+            fit_route()
+        kw = e.value.args[0]
+        assert kw.get("target_accept", kw.get("target_accept_prob")) == 0.9, attr
+
+
 def test_bench_ratios_pair_fits_of_one_seed():
     from bayesstack import bench
 
