@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from bayesstack.benchmodels import SIZES, BenchSize, floor_jax, floor_numba, hand_numpyro, hand_pymc
+from bayesstack.errors import BayesstackError
 
 log = logging.getLogger(__name__)
 
@@ -383,9 +384,14 @@ def run_benchmarks(
     -------
     list of BenchRow
     """
-    unknown = [b for b in backends if b not in BACKENDS] + [s for s in sizes if s not in SIZES]
-    if unknown:
-        raise ValueError(f"unknown backend or size {unknown[0]!r}")
+    for field, given, known in (("backends", backends, BACKENDS), ("sizes", sizes, SIZES)):
+        unknown = [v for v in given if v not in known]
+        if unknown:
+            raise BayesstackError(
+                f"{field}: unknown {unknown[0]!r}; choose from {', '.join(known)}"
+            )
+    if target_accept is not None and not 0 < target_accept < 1:
+        raise BayesstackError(f"target_accept: must be in (0, 1), got {target_accept!r}")
     tune = tune or (30 if quick else 1000)
     draws = draws or (30 if quick else 1000)
     floor_s = 0.05 if quick else 1.0

@@ -231,3 +231,17 @@ def test_bench_passes_its_seed(monkeypatch, capsys):
     code, out, err = run_cli([*argv, "0.9"], monkeypatch, capsys)
     assert code in (0, None), err
     assert seen == {**expected, "target_accept": 0.9}
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--backends", "foo"], ("backends", "'foo'", "hand-numpyro")),
+        (["--sizes", "z"], ("sizes", "'z'", "a, b, c, d, e")),
+        (["--target-accept", "1.0"], ("target_accept", "(0, 1)")),
+    ],
+)
+def test_bench_bad_options_are_one_line_errors(args, words, monkeypatch, capsys):
+    code, _, err = run_cli(["bench", "--quick", *args], monkeypatch, capsys)
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert all(w in err for w in words), err
