@@ -390,6 +390,9 @@ def run_benchmarks(
             raise BayesstackError(
                 f"{field}: unknown {unknown[0]!r}; choose from {', '.join(known)}"
             )
+    for field, value in (("chains", chains), ("repeats", repeats)):
+        if value < 1:
+            raise BayesstackError(f"{field}: must be at least 1, got {value}")
     if target_accept is not None and not 0 < target_accept < 1:
         raise BayesstackError(f"target_accept: must be in (0, 1), got {target_accept!r}")
     tune = tune or (30 if quick else 1000)

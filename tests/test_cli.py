@@ -239,6 +239,7 @@ def test_bench_passes_its_seed(monkeypatch, capsys):
         (["--backends", "foo"], ("backends", "'foo'", "hand-numpyro")),
         (["--sizes", "z"], ("sizes", "'z'", "a, b, c, d, e")),
         (["--target-accept", "1.0"], ("target_accept", "(0, 1)")),
+        (["--chains", "0"], ("chains", "at least 1")),
     ],
 )
 def test_bench_bad_options_are_one_line_errors(args, words, monkeypatch, capsys):
