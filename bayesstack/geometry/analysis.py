@@ -376,6 +376,8 @@ def analyze(
     from bayesstack.geometry.symmetry import symmetry_group
     from bayesstack.sampling import model_of, spec_of
 
+    if n_map_starts < 0:
+        raise BayesstackError(f"MAP starts: must be 0 or more, got {n_map_starts}")
     clock = _Clock(progress)
     clock.stage("symmetry group")
     spec = spec_of(run)

@@ -5,6 +5,7 @@ import pytest
 
 from bayesstack.builder import build_model
 from bayesstack.datasets import load_dataset
+from bayesstack.errors import BayesstackError
 from bayesstack.geometry.optimize import MapObjective, multistart_map
 from bayesstack.spec import Layer, Spec, normal
 
@@ -132,3 +133,10 @@ def test_kinked_posterior_still_converges():
     # 20 L-BFGS iterations and the Newton polish leave the gradient above 1e-3 at every start
     res = multistart_map(model, spec, n_starts=4, seed=0, maxiter=20)
     assert res.n_converged == 4 and res.n_raw == 1 and res.n_canonical == 1
+
+
+def test_negative_start_count_is_a_user_error(gaussian_data):
+    X, y = gaussian_data
+    spec = Spec(name="glm", family="gaussian", weights=normal(1.0), bias=normal(1.0))
+    with pytest.raises(BayesstackError, match="MAP starts: must be 0 or more, got -1"):
+        multistart_map(build_model(spec, X, y), spec, n_starts=-1)
