@@ -59,6 +59,8 @@ def connect(scheduler: str, timeout: float = 10.0):
         raise BayesstackError(
             f"dask_scheduler: cannot connect to {scheduler!r} ({type(e).__name__})"
         ) from None
+    except ValueError as e:  # a malformed address, e.g. no port
+        raise BayesstackError(f"dask_scheduler: {e}; give the address as tcp://HOST:PORT") from None
 
 
 def chain_groups(chains: int, n_groups: int) -> list[range]:

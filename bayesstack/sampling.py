@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import numbers
 import os
 from dataclasses import dataclass
 from typing import Literal
@@ -44,10 +45,14 @@ class FitSettings:
     cores: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("draws", "tune", "chains"):
+        lowest = {"draws": 1, "tune": 0, "chains": 1, "seed": 0, "cores": 1}
+        for name, low in lowest.items():
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "tune" else 1):
-                raise BayesstackError(f"{name}: must be a positive integer, got {v!r}")
+            if name == "cores" and v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
+                raise BayesstackError(f"{name}: must be an integer >= {low}, got {v!r}")
+            object.__setattr__(self, name, int(v))  # numpy integers too
         if self.sampler not in SAMPLERS:
             raise BayesstackError(
                 f"sampler: unknown sampler {self.sampler!r}; use one of {', '.join(SAMPLERS)}"

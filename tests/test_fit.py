@@ -128,3 +128,22 @@ def test_bad_settings():
         bs.fit(spec, ds, sampler="hmc")
     with pytest.raises(bs.BayesstackError, match="chains"):
         bs.fit(spec, ds, chains=0)
+    for kw, words in (
+        ({"seed": -1}, "seed: must be an integer >= 0, got -1"),
+        ({"cores": 0}, "cores: must be an integer >= 1, got 0"),
+        ({"draws": 2.5}, "draws: must be an integer >= 1, got 2.5"),
+        ({"dask_scheduler": "nonsense"}, "dask_scheduler: .*tcp://HOST:PORT"),
+    ):
+        with pytest.raises(bs.BayesstackError, match=words) as e:
+            bs.fit(spec, ds, **kw)
+        assert "\n" not in str(e.value)
+
+
+def test_numpy_integer_settings_are_plain_ints():
+    """Seeds and counts from numpy (``rng.integers``) are accepted and stored as ints."""
+    from bayesstack.sampling import FitSettings
+
+    s = FitSettings(draws=np.int64(10), tune=np.int32(0), chains=np.int64(2), seed=np.uint32(7))
+    assert (s.draws, s.tune, s.chains, s.seed) == (10, 0, 2, 7)
+    assert all(type(v) is int for v in (s.draws, s.tune, s.chains, s.seed))
+    json.dumps(s.to_dict())  # the run's attrs hold it as JSON
