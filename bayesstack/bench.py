@@ -239,10 +239,10 @@ def _fit_hand_numpyro(size, X, y, chains, tune, draws, seed, floor_s, target_acc
 
     def mcmc(n_warm, n_draw):
         kw = {"progress_bar": False, "chain_method": method}
-        nuts = (
-            NUTS(model) if target_accept is None else NUTS(model, target_accept_prob=target_accept)
+        nuts_kw = {} if target_accept is None else {"target_accept_prob": target_accept}
+        return MCMC(
+            NUTS(model, **nuts_kw), num_warmup=n_warm, num_samples=n_draw, num_chains=chains, **kw
         )
-        return MCMC(nuts, num_warmup=n_warm, num_samples=n_draw, num_chains=chains, **kw)
 
     # MCMC.run compiles inside (again on every call): JAX's own compile events time it
     m = mcmc(tune, draws)

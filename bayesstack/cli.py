@@ -262,8 +262,7 @@ def bench(
     scaling: Annotated[bool, typer.Option(help="Also time a gradient against N and width")] = False,
     reuse: Annotated[bool, typer.Option(help="Also time a repeated fit (compile reuse)")] = False,
     target_accept: Annotated[
-        float | None,
-        typer.Option(min=0.0, max=1.0, help="NUTS target acceptance of every route (default 0.8)"),
+        float | None, typer.Option(help="NUTS target acceptance of every route (default 0.8)")
     ] = None,
 ) -> None:
     """Benchmark the backends against hand-written PyMC and numpyro; print Markdown tables."""
