@@ -53,7 +53,10 @@ def _load_data(
 
 @app.command()
 def fit(
-    spec: Annotated[Path, typer.Argument(help="Model spec (TOML), e.g. models/stack1-tanh.toml")],
+    spec: Annotated[
+        Path,
+        typer.Argument(help="Model spec: a TOML file, or a built-in name such as stack1-tanh"),
+    ],
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Output run file (.nc or .zarr)")],
     data: Annotated[Path | None, typer.Option(help="CSV file with a header row")] = None,
     target: Annotated[str | None, typer.Option(help="Response column of --data")] = None,

@@ -61,18 +61,6 @@ FULL = DemoSettings(chains=8, draws=1000, tune=1000)
 QUICK = DemoSettings(chains=4, draws=100, tune=150)
 
 
-def models_dir() -> Path:
-    """The folder of the built-in model specs (``models/`` of the source tree)."""
-    here = Path(__file__).resolve().parent
-    for cand in (here / "models", here.parent / "models"):
-        if (cand / f"{MODELS[0]}.toml").is_file():
-            return cand
-    raise BayesstackError(
-        f"models: cannot find the built-in specs (looked in {here / 'models'} and "
-        f"{here.parent / 'models'}); run the demo from a source checkout"
-    )
-
-
 def poly_spec(glm: Spec) -> Spec:
     """The GLM of ``glm`` renamed for polynomial features (same priors, likelihood, link)."""
     d = glm.to_dict()
@@ -86,7 +74,7 @@ def _fit_command(spec_name: str, dataset: str, out: Path, run: xr.DataTree) -> s
     args = [
         "bayesstack",
         "fit",
-        f"models/{spec_name}.toml",
+        spec_name,  # a built-in spec, by name
         "--dataset",
         dataset,
         "--out",
@@ -126,7 +114,7 @@ def fit_demo_runs(
         "seed": settings.seed,
     }
     paths: dict[str, Path] = {}
-    specs = {name: load_spec(models_dir() / f"{name}.toml") for name in MODELS}
+    specs = {name: load_spec(name) for name in MODELS}
     for name, spec in specs.items():
         path = runs_dir / f"{name}.nc"
         run = bs.fit(spec, ds, **fit_kw)

@@ -323,13 +323,37 @@ def _parse_layer(x: Any, i: int) -> Layer:
     )
 
 
+def models_dir() -> Path:
+    """The folder of the built-in specs: ``bayesstack/models`` when installed, else ``models/``.
+
+    Raises
+    ------
+    SpecError
+        When neither folder holds a spec.
+    """
+    here = Path(__file__).resolve().parent
+    candidates = (here / "models", here.parent / "models")
+    for cand in candidates:
+        if any(cand.glob("*.toml")):
+            return cand
+    raise SpecError(
+        f"models: no built-in specs in {' or '.join(map(str, candidates))}; reinstall bayesstack"
+    )
+
+
+def builtin_specs() -> list[str]:
+    """Names of the built-in specs (``stack1-tanh``, ...), for :func:`load_spec`."""
+    return sorted(p.stem for p in models_dir().glob("*.toml"))
+
+
 def load_spec(path: str | Path) -> Spec:
-    """Read a model spec from a TOML file.
+    """Read a model spec from a TOML file, or a built-in spec by name.
 
     Parameters
     ----------
     path : str or Path
-        A ``.toml`` file, e.g. ``models/stack1-tanh.toml``.
+        A ``.toml`` file, e.g. ``models/stack1-tanh.toml``, or the name of a built-in spec,
+        e.g. ``"stack1-tanh"`` (see :func:`builtin_specs`).
 
     Returns
     -------
@@ -342,6 +366,14 @@ def load_spec(path: str | Path) -> Spec:
         When the file is missing, is not valid TOML, or names something unknown.
     """
     path = Path(path)
+    if not path.exists() and path.suffix == "" and path.parent == Path("."):
+        if path.name in builtin_specs():
+            path = models_dir() / f"{path.name}.toml"
+        else:
+            raise SpecError(
+                f"spec {path.name!r}: no such file or built-in spec; give a .toml file or one "
+                f"of {', '.join(builtin_specs())}"
+            )
     try:
         text = path.read_text()
     except OSError as e:

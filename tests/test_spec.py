@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bayesstack import SpecError, load_spec
-from bayesstack.spec import Spec
+from bayesstack.spec import Spec, builtin_specs, models_dir
 
 MODELS = sorted(Path(__file__).parents[1].joinpath("models").glob("*.toml"))
 BASE = {"name": "m", "family": "gaussian", "layers": [{"units": 3, "activation": "tanh"}]}
@@ -99,3 +99,15 @@ def test_malformed_toml(tmp_path):
 def test_missing_spec_file(tmp_path):
     with pytest.raises(SpecError, match="cannot be read"):
         load_spec(tmp_path / "nope.toml")
+
+
+def test_builtin_specs_load_by_name():
+    # bayesstack/models (what the wheel ships) holds exactly the files of models/
+    assert builtin_specs() == sorted(p.stem for p in MODELS)
+    assert {p.name for p in models_dir().glob("*.toml")} == {p.name for p in MODELS}
+    assert load_spec("stack2-tanh") == load_spec(Path("models") / "stack2-tanh.toml")
+
+
+def test_unknown_builtin_name_lists_the_names():
+    with pytest.raises(SpecError, match=r"spec 'stack9': no such file .* glm-gaussian, "):
+        load_spec("stack9")

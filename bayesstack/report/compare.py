@@ -28,6 +28,7 @@ from bayesstack.errors import BayesstackError
 from bayesstack.network import forward, n_weights, unflatten, weight_names
 from bayesstack.report.features import FEATURE_MAP_ATTR, feature_map_of
 from bayesstack.sampling import FitSettings, model_of, spec_of
+from bayesstack.spec import builtin_specs
 
 #: Packages whose versions the report lists.
 PACKAGES = (
@@ -248,7 +249,8 @@ def fit_command(run: xr.DataTree, path: str | Path | None = None) -> str:
     out = Path(path).name if path else f"{spec.name}.nc"
     data = run.attrs.get("dataset") or ""
     src = ["--dataset", data] if data else ["--data", "DATA.csv", "--target", run.attrs["target"]]
-    args = ["bayesstack", "fit", f"models/{spec.name}.toml", *src, "--out", out]
+    name = spec.name if spec.name in builtin_specs() else f"models/{spec.name}.toml"
+    args = ["bayesstack", "fit", name, *src, "--out", out]
     for key in ("chains", "draws", "tune", "seed", "sampler", "init"):  # explicit: defaults change
         if key in s:
             args += [f"--{key}", str(s[key])]
