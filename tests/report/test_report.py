@@ -158,3 +158,16 @@ def test_log_likelihood_is_computed_when_missing(demo_runs):
         back["log_likelihood"]["y"].values, run["log_likelihood"]["y"].values, rtol=1e-10
     )
     assert float(az.loo(back).elpd) == pytest.approx(float(az.loo(run).elpd), rel=1e-10)
+
+
+def test_fit_commands_name_the_runs_builtin_spec(demo_runs):
+    from bayesstack.report.compare import COMMAND_ATTR, fit_command
+    from bayesstack.sampling import spec_of
+
+    paths, _ = demo_runs
+    run = bs.load(paths["stack1-tanh"])
+    stored = run.attrs[COMMAND_ATTR]
+    assert stored.startswith("bayesstack fit stack1-tanh --dataset ")
+    assert bs.load_spec("stack1-tanh") == spec_of(run)
+    del run.attrs[COMMAND_ATTR]  # rebuilt from the spec and the fit settings
+    assert fit_command(run).split(" --out ")[0] == stored.split(" --out ")[0]
