@@ -242,7 +242,14 @@ def _fmt(v: float | None) -> str:
 
 
 # --- run -> arrays ---------------------------------------------------------------------------
-def _weights(ds: xr.Dataset, spec: Spec) -> dict[str, np.ndarray]:
+def weight_draws(ds: xr.Dataset, spec: Spec) -> dict[str, np.ndarray]:
+    """The weights ``W*``/``b*`` of a posterior dataset as arrays ``(chain, draw, ...)``.
+
+    Raises
+    ------
+    BayesstackError
+        When the dataset lacks a weight of ``spec``.
+    """
     dims = param_dims(spec)
     missing = [k for k in weight_names(spec) if k not in ds]
     if missing:
@@ -386,7 +393,7 @@ def analyze(
     group = symmetry_group(spec)
     X = np.asarray(run["constant_data"]["X"].values, dtype=float)
     post = run["posterior"].to_dataset()
-    w = _weights(post, spec)
+    w = weight_draws(post, spec)
     n_chains, n_draws = w["W1"].shape[:2]
     theta = flatten(w, spec, 2)
     logp = _logp(run)
@@ -394,7 +401,7 @@ def analyze(
     clock.stage("canonicalisation")
     run, reused = _canonical(run, canonical_method)
     cpost = run["canonical_posterior"]
-    wc = _weights(cpost.to_dataset(), spec)
+    wc = weight_draws(cpost.to_dataset(), spec)
     theta_c = flatten(wc, spec, 2)
 
     clock.stage("R-hat")

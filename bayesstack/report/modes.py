@@ -2,8 +2,10 @@
 
 Points are whole unconstrained parameter vectors (weights and log noise), evaluated with the
 run's compiled model log density, ``model_of(run).compile_logp()``: the density NUTS samples.
-Modes are found in the run itself: the best draw of each chain, matched up to symmetry through
-the ``canonical_posterior`` group.
+Modes are found in the run itself: the best draw of each chain. Two chains' best draws are
+symmetric modes by the rule of :func:`bayesstack.geometry.modes.mode_pairs`: farther apart than
+the clustering threshold, and within it after a posterior group element aligns one onto the
+other.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from bayesstack.network import weight_names
+from bayesstack.geometry.analysis import weight_draws
+from bayesstack.geometry.modes import THRESHOLD, align_to, within_scale
+from bayesstack.network import flatten, weight_names
 from bayesstack.sampling import model_of, spec_of
-
-_SYMMETRIC_RATIO = 0.3  # canonical distance / raw distance below which two draws are images
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,6 @@ class LogDensity:
     shapes: tuple[tuple[int, ...], ...]
     weights: np.ndarray  # bool mask of the weight coordinates
     draws: np.ndarray  # (chain, draw, P): posterior draws, unconstrained
-    canonical: np.ndarray | None  # (chain, draw, n_weights): canonical weights
     logp: np.ndarray  # (chain, draw)
 
     def __call__(self, x: np.ndarray) -> float:
@@ -65,23 +66,12 @@ def log_density(run: xr.DataTree) -> LogDensity:
         cols.append(x.reshape(*x.shape[:2], -1))
         mask += [rv.name in wnames] * cols[-1].shape[-1]
     draws = np.concatenate(cols, axis=-1)
-    canonical = None
-    if "canonical_posterior" in run.children:
-        cp = run["canonical_posterior"]
-        canonical = np.concatenate(
-            [
-                cp[n].transpose("chain", "draw", ...).values.reshape(*draws.shape[:2], -1)
-                for n in (rv.name for rv in model.free_RVs)
-                if n in wnames
-            ],
-            axis=-1,
-        )
     fn = model.compile_logp()
-    ld = LogDensity(fn, tuple(names), tuple(shapes), np.array(mask), draws, canonical, np.empty(0))
+    ld = LogDensity(fn, tuple(names), tuple(shapes), np.array(mask), draws, np.empty(0))
     stats = run["sample_stats"] if "sample_stats" in run.children else {}
     key = next((k for k in ("logp", "lp") if k in stats), None)
     logp = stats[key].transpose("chain", "draw").values if key else ld.many(draws)
-    return LogDensity(ld.fn, ld.names, ld.shapes, ld.weights, draws, canonical, logp)
+    return LogDensity(ld.fn, ld.names, ld.shapes, ld.weights, draws, logp)
 
 
 @dataclass(frozen=True)
@@ -94,27 +84,30 @@ class ModePair:
     chains: tuple[int, ...] = ()
 
 
-def chain_modes(ld: LogDensity) -> tuple[np.ndarray, np.ndarray | None]:
-    """The best draw of every chain, raw ``(C, P)`` and canonical weights ``(C, W)``."""
-    best = np.argmax(ld.logp, axis=1)
-    ar = np.arange(len(best))
-    raw = ld.draws[ar, best]
-    can = None if ld.canonical is None else ld.canonical[ar, best]
-    return raw, can
+def chain_modes(ld: LogDensity) -> np.ndarray:
+    """The best draw of every chain, ``(C, P)``."""
+    return ld.draws[np.arange(ld.logp.shape[0]), np.argmax(ld.logp, axis=1)]
 
 
-def _symmetric_pairs(ld: LogDensity) -> list[tuple[float, int, int]]:
-    """Chain pairs whose best draws are far apart raw but close after canonicalisation."""
-    raw, can = chain_modes(ld)
-    if can is None:
-        return []
-    w = raw[:, ld.weights]
+def _symmetric_pairs(run: xr.DataTree, logp: np.ndarray) -> list[tuple[float, int, int]]:
+    """Chain pairs whose best draws are distinct modes and images of each other.
+
+    Distances are in within-mode sds of the weights, Chebyshev, as in
+    :func:`bayesstack.geometry.modes.mode_pairs`. Returns ``(residual, i, j)``, best match first.
+    """
+    spec = spec_of(run)
+    theta = flatten(weight_draws(run["posterior"].to_dataset(), spec), spec, 2)
+    scale = within_scale(theta)
+    w = theta[np.arange(theta.shape[0]), np.argmax(logp, axis=1)]
+    d = run["constant_data"]["X"].shape[1]
     out = []
     for i in range(len(w)):
         for j in range(i + 1, len(w)):
-            dr, dc = np.linalg.norm(w[i] - w[j]), np.linalg.norm(can[i] - can[j])
-            if dr > 0 and dc < _SYMMETRIC_RATIO * dr:
-                out.append((dc / dr, i, j))
+            if np.max(np.abs(w[i] - w[j]) / scale) <= THRESHOLD:
+                continue  # the same mode
+            res = float(np.max(np.abs(w[i] - align_to(spec, w[i], w[j], d)) / scale))
+            if res <= THRESHOLD:
+                out.append((res, i, j))
     return sorted(out)
 
 
@@ -149,8 +142,8 @@ def mode_pair(run: xr.DataTree, ld: LogDensity, *, seed: int = 0) -> ModePair:
         score = (z / (z.std(0) + 1e-12)) @ vt[0]
         a, b = flat[np.argmin(score)], flat[np.argmax(score)]
         return ModePair(a, b, "A, B: its two most distant draws on the first principal axis")
-    pairs = _symmetric_pairs(ld)
-    raw, _ = chain_modes(ld)
+    pairs = _symmetric_pairs(run, ld.logp)
+    raw = chain_modes(ld)
     if pairs:
         _, i, j = pairs[0]
         return ModePair(raw[i], raw[j], f"A, B: best draws of chains {i} and {j}", (i, j))
@@ -194,7 +187,7 @@ def mode_path(run: xr.DataTree, t: np.ndarray, *, seed: int = 0) -> Path:
     Parameters
     ----------
     run : xarray.DataTree
-        A run with a ``canonical_posterior`` group.
+        A fitted run.
     t : array
         Positions on the line; 0 is A and 1 is B.
     seed : int
@@ -239,10 +232,10 @@ def mode_slice(run: xr.DataTree, *, n: int = 61, seed: int = 0) -> Slice:
     """
     ld = log_density(run)
     pair = mode_pair(run, ld, seed=seed)
-    raw, _ = chain_modes(ld)
+    raw = chain_modes(ld)
     third = [
         (r, i, j)
-        for r, i, j in _symmetric_pairs(ld)
+        for r, i, j in _symmetric_pairs(run, ld.logp)
         if pair.chains and pair.chains[0] in (i, j) and {i, j} != set(pair.chains)
     ]
     if third:
