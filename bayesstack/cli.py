@@ -44,6 +44,10 @@ def _load_data(
             "data: give either --data FILE.csv with --target COL, or --dataset NAME"
         )
     if dataset is not None:
+        if trials is not None:
+            raise BayesstackError(
+                "--trials: only with --data; a built-in dataset carries its own trials"
+            )
         return load_dataset(dataset, standardize=standardize)
     if not target:
         raise BayesstackError("--target: name the response column of --data")
@@ -83,9 +87,9 @@ def fit(
 ) -> None:
     """Fit a model spec by MCMC and save the run."""
     import bayesstack as bs
-    from bayesstack.io import check_output_path
+    from bayesstack.io import check_run_path
 
-    check_output_path(out_path, "--out")
+    check_run_path(out_path, "--out")
     model_spec = bs.load_spec(spec)
     ds = _load_data(data, target, dataset, standardize, trials)
     kw = {} if sampler is None else {"sampler": sampler}
@@ -119,12 +123,12 @@ def summary(
     from bayesstack.summary import summarize
 
     run = bs.load(run_path)
+    spec = bs.spec_of(run)  # fails on a file that is not a run
     if group not in run.children:
         raise BayesstackError(
             f"--group: the run has no group {group!r}; it has {', '.join(run.children)}"
         )
     s = summarize(run, group=group, rhat_max=rhat_max)
-    spec = bs.spec_of(run)
     table = Table(
         title=f"{spec.name} on {run.attrs.get('dataset') or 'data'}: "
         f"{s.chains} chains x {s.draws} draws"
@@ -187,12 +191,12 @@ def geometry(
     """Posterior geometry of a run: symmetry group, modes, MAP optima, Hessians, curvature."""
     import bayesstack as bs
     from bayesstack.geometry import analyze
-    from bayesstack.io import check_output_path
-    from bayesstack.report.render import atomic_write
+    from bayesstack.io import atomic_write, check_output_path, check_run_path
 
-    for p, field in ((json_out, "--json"), (save_canonical, "--save-canonical")):
-        if p is not None:
-            check_output_path(p, field)
+    if json_out is not None:
+        check_output_path(json_out, "--json")
+    if save_canonical is not None:
+        check_run_path(save_canonical, "--save-canonical")
     if method not in ("align", "sort"):
         raise BayesstackError(f"--method: unknown method {method!r}; use align or sort")
     run = bs.load(run_path)
@@ -295,6 +299,14 @@ def main() -> None:
         app()
     except BayesstackError as e:
         err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except MemoryError as e:
+        err.print(
+            f"error: not enough memory ({e}); use a smaller model or less data",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -22,7 +22,7 @@ from pathlib import Path
 import xarray as xr
 
 from bayesstack.errors import BayesstackError
-from bayesstack.io import save
+from bayesstack.io import atomic_write, save
 from bayesstack.report import render_report
 from bayesstack.report.compare import COMMAND_ATTR, collect
 from bayesstack.report.features import (
@@ -32,7 +32,6 @@ from bayesstack.report.features import (
     polynomial_names,
 )
 from bayesstack.report.progress import stages
-from bayesstack.report.render import atomic_write
 from bayesstack.spec import Spec, load_spec
 
 log = logging.getLogger(__name__)
@@ -183,8 +182,11 @@ def run_demo(
     out_dir = Path(out_dir)
     if not (out_dir.parent if str(out_dir.parent) else Path(".")).is_dir():
         raise BayesstackError(
-            f"--out: folder {str(out_dir.parent)!r} does not exist; create it or choose another"
+            f"--out: folder {str(out_dir.parent)!r} does not exist; create it or choose another "
+            "path"
         )
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BayesstackError(f"--out: {str(out_dir)!r} is a file; give a folder")
     out_dir.mkdir(exist_ok=True)
     dataset = dataset or DEFAULT_DATASET
     base = QUICK if quick else FULL

@@ -11,3 +11,18 @@ class SpecError(BayesstackError):
 
 class DataError(BayesstackError):
     """Data are malformed or do not fit the model's family."""
+
+
+def check_int(name: str, value: object, low: int = 0) -> int:
+    """``value`` as an ``int`` (NumPy integers too) if it is an integer ``>= low``.
+
+    Raises
+    ------
+    BayesstackError
+        One line naming ``name``, otherwise.
+    """
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise BayesstackError(f"{name}: must be an integer >= {low}, got {value!r}")
+    return int(value)

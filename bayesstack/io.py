@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -11,15 +12,78 @@ import xarray as xr
 
 from bayesstack.errors import BayesstackError
 
+#: Suffixes of run files: NetCDF and zarr.
+RUN_SUFFIXES = (".nc", ".zarr")
+#: The run attribute that holds the model spec (JSON).
+SPEC_ATTR = "bayesstack_spec"
 
-def check_output_path(path: str | Path, field: str = "output path") -> Path:
-    """Fail early, before any work, if ``path`` cannot be written."""
-    path = Path(path)
+
+def _check_folder(path: Path, field: str) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise BayesstackError(
             f"{field}: folder {str(parent)!r} does not exist; create it or choose another path"
         )
+
+
+def check_output_path(path: str | Path, field: str = "output path") -> Path:
+    """Fail early, before any work, if the file ``path`` cannot be written."""
+    path = Path(path)
+    _check_folder(path, field)
+    if path.is_dir():
+        raise BayesstackError(f"{field}: {str(path)!r} is a folder; give a file path")
+    return path
+
+
+def check_run_path(path: str | Path, field: str = "output path") -> Path:
+    """:func:`check_output_path` for a run: a ``.nc`` or ``.zarr`` path, never other data.
+
+    An existing ``.zarr`` folder is replaced only when it holds a run written by :func:`save`.
+    """
+    path = Path(path)
+    if path.suffix not in RUN_SUFFIXES:
+        got = f"suffix {path.suffix!r}" if path.suffix else "no suffix"
+        raise BayesstackError(f"{field}: {str(path)!r} has {got}; name the run file .nc or .zarr")
+    if path.suffix == ".nc":
+        return check_output_path(path, field)
+    _check_folder(path, field)
+    if path.exists() and not _is_run_store(path):
+        raise BayesstackError(
+            f"{field}: {str(path)!r} exists and is not a bayesstack run; remove it or choose "
+            "another path"
+        )
+    return path
+
+
+def _is_run_store(path: Path) -> bool:
+    """Whether ``path`` is a zarr folder whose root carries a bayesstack spec."""
+    for meta, key in (("zarr.json", "attributes"), (".zattrs", None)):
+        try:
+            d = json.loads((path / meta).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(d, dict) and SPEC_ATTR in (d.get(key, {}) if key else d):
+            return True
+    return False
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are for sharing
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -29,7 +93,7 @@ def save(run: xr.DataTree, path: str | Path) -> Path:
     The data go to a temporary file beside ``path`` that is renamed into place, so a failure
     never leaves a half-written file.
     """
-    path = check_output_path(path)
+    path = check_run_path(path)
     zarr = path.suffix == ".zarr"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     os.close(fd)
@@ -41,6 +105,7 @@ def save(run: xr.DataTree, path: str | Path) -> Path:
                 shutil.rmtree(path)
         else:
             run.to_netcdf(tmp, engine="h5netcdf")
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True) if os.path.isdir(tmp) else Path(tmp).unlink(

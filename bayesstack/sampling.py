@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import numbers
 import os
 from dataclasses import dataclass
 from typing import Literal
@@ -22,7 +21,8 @@ from bayesstack.backends import (
     to_datatree,
 )
 from bayesstack.builder import build_model
-from bayesstack.errors import BayesstackError
+from bayesstack.errors import BayesstackError, check_int
+from bayesstack.io import SPEC_ATTR
 from bayesstack.spec import Spec
 
 log = logging.getLogger(__name__)
@@ -50,9 +50,7 @@ class FitSettings:
             v = getattr(self, name)
             if name == "cores" and v is None:
                 continue
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
-                raise BayesstackError(f"{name}: must be an integer >= {low}, got {v!r}")
-            object.__setattr__(self, name, int(v))  # numpy integers too
+            object.__setattr__(self, name, check_int(name, v, low))  # numpy integers too
         if self.sampler not in SAMPLERS:
             raise BayesstackError(
                 f"sampler: unknown sampler {self.sampler!r}; use one of {', '.join(SAMPLERS)}"
@@ -165,7 +163,7 @@ def fit(
         pm.compute_log_likelihood(idata, model=model, progressbar=False)
     idata.attrs.update(
         {
-            "bayesstack_spec": spec.to_json(),
+            SPEC_ATTR: spec.to_json(),
             "bayesstack_version": __version__,
             "feature_names": json.dumps([str(c) for c in model.coords["feature"]]),
             "target": target or "y",
@@ -198,16 +196,26 @@ def _sample(model, spec, settings, progressbar, client, scheduler, chains_per_ta
 
 def spec_of(run: xr.DataTree) -> Spec:
     """The spec stored in a run's attributes."""
-    try:
-        return Spec.from_json(run.attrs["bayesstack_spec"])
-    except KeyError:
+    if SPEC_ATTR not in run.attrs:
         raise BayesstackError(
-            "run: no 'bayesstack_spec' attribute; it was not written by bayesstack.fit"
+            f"run: no {SPEC_ATTR!r} attribute; it was not written by bayesstack.fit"
+        )
+    try:
+        return Spec.from_json(run.attrs[SPEC_ATTR])
+    except ValueError:  # JSON, or a spec the JSON does not describe
+        raise BayesstackError(
+            f"run: its {SPEC_ATTR!r} attribute is not a valid spec; the file is damaged, fit again"
         ) from None
 
 
 def model_of(run: xr.DataTree, **kw) -> pm.Model:
     """Rebuild a run's PyMC model from its spec and stored data."""
+    missing = [g for g in ("constant_data", "observed_data") if g not in run.children]
+    if missing:
+        raise BayesstackError(
+            f"run: no {' or '.join(map(repr, missing))} group; it was not written by "
+            "bayesstack.fit, or the file is damaged"
+        )
     cd, od = run["constant_data"], run["observed_data"]
     trials = cd["trials"].values if "trials" in cd else None
     names = json.loads(run.attrs.get("feature_names", "null"))

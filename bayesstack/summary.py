@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import arviz as az
 import pandas as pd
 import xarray as xr
+
+from bayesstack.errors import BayesstackError
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,10 @@ def summarize(
     -------
     RunSummary
     """
+    if not (math.isfinite(rhat_max) and rhat_max >= 1):
+        raise BayesstackError(f"rhat_max: must be a number >= 1, got {rhat_max!r}")
+    if not (math.isfinite(ess_per_chain) and ess_per_chain >= 0):
+        raise BayesstackError(f"ess_per_chain: must be a number >= 0, got {ess_per_chain!r}")
     table = az.summary(run, var_names=var_names, group=group, round_to="none")
     chains, draws = run[group].sizes["chain"], run[group].sizes["draw"]
     ess_min = ess_per_chain * chains

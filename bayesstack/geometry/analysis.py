@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from bayesstack.errors import BayesstackError
+from bayesstack.errors import BayesstackError, check_int
 from bayesstack.geometry import function_space as fs
 from bayesstack.geometry.hessian import BUDGET, HessianCheck, WeightHessian, hessian_check
 from bayesstack.geometry.modes import (
@@ -254,6 +254,13 @@ def weight_draws(ds: xr.Dataset, spec: Spec) -> dict[str, np.ndarray]:
     missing = [k for k in weight_names(spec) if k not in ds]
     if missing:
         raise BayesstackError(f"run: posterior lacks the weights {', '.join(missing)}")
+    for i, layer in enumerate(spec.layers, 1):
+        n = ds.sizes.get(f"hidden{i}", layer.units)
+        if n != layer.units:
+            raise BayesstackError(
+                f"run: the posterior has {n} units in hidden{i} where its spec has "
+                f"{layer.units}; the file is damaged, fit again"
+            )
     return {k: ds[k].transpose("chain", "draw", *dims[k]).values for k in weight_names(spec)}
 
 
@@ -383,8 +390,8 @@ def analyze(
     from bayesstack.geometry.symmetry import symmetry_group
     from bayesstack.sampling import model_of, spec_of
 
-    if n_map_starts < 0:
-        raise BayesstackError(f"MAP starts: must be 0 or more, got {n_map_starts}")
+    n_map_starts = check_int("MAP starts", n_map_starts)
+    seed = check_int("seed", seed)
     clock = _Clock(progress)
     clock.stage("symmetry group")
     spec = spec_of(run)

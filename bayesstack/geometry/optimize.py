@@ -48,7 +48,7 @@ import numpy as np
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
-from bayesstack.errors import BayesstackError
+from bayesstack.errors import check_int
 from bayesstack.geometry.hessian import TINY, WeightHessian
 from bayesstack.geometry.modes import THRESHOLD, align_to
 from bayesstack.network import forward, unflatten, weight_names
@@ -286,8 +286,7 @@ def multistart_map(
     -------
     MapResult
     """
-    if n_starts < 0:
-        raise BayesstackError(f"MAP starts: must be 0 or more, got {n_starts}")
+    n_starts = check_int("MAP starts", n_starts)
     obj = MapObjective(model)
     hessian = hessian or WeightHessian(model, spec)
     X = np.asarray(model["X"].get_value() if X is None else X, dtype=float)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesstack.errors import BayesstackError
+from bayesstack.errors import BayesstackError, check_int
 from bayesstack.network import forward, n_weights, unflatten, weight_names
 from bayesstack.report.features import FEATURE_MAP_ATTR, feature_map_of
 from bayesstack.sampling import FitSettings, model_of, spec_of
@@ -382,6 +382,25 @@ def unique_names(runs: Sequence[xr.DataTree], paths: Sequence[str | None]) -> li
     return out
 
 
+def _check_same_data(runs: Mapping[str, xr.DataTree]) -> None:
+    """ELPD-LOO compares models on the same observations: every run's ``y`` must be equal."""
+    ys = {}
+    for name, run in runs.items():
+        if "observed_data" not in run.children or "y" not in run["observed_data"]:
+            raise BayesstackError(
+                f"run {name!r}: no observed y; it was not written by bayesstack.fit"
+            )
+        ys[name] = np.asarray(run["observed_data"]["y"].values)
+    (first, y0), *rest = ys.items()
+    for name, y in rest:
+        if y.shape != y0.shape or not np.array_equal(y, y0):
+            where = {n: runs[n].attrs.get("dataset") or f"{ys[n].size} observations" for n in ys}
+            raise BayesstackError(
+                f"runs: {name!r} ({where[name]}) and {first!r} ({where[first]}) were fit to "
+                "different observations; ELPD-LOO compares models on the same data"
+            )
+
+
 def collect(
     runs: Mapping[str, xr.DataTree],
     *,
@@ -412,6 +431,8 @@ def collect(
     """
     if not runs:
         raise BayesstackError("runs: give at least one run to compare")
+    seed = check_int("seed", seed)
+    _check_same_data(runs)
     from bayesstack.geometry.canonical import add_canonical
 
     geometry, paths = dict(geometry or {}), dict(paths or {})

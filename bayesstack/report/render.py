@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -20,6 +18,7 @@ from pathlib import Path
 import jinja2
 
 from bayesstack.errors import BayesstackError
+from bayesstack.io import atomic_write, check_output_path
 from bayesstack.report.answer import answer_paragraph, describe, posterior_continuous
 from bayesstack.report.compare import Comparison, ModelRow, RunInfo
 from bayesstack.report.plots import Figure
@@ -50,33 +49,14 @@ def output_paths(out: str | Path) -> tuple[Path, Path, Path]:
     """
     out = Path(out)
     parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise BayesstackError(
-            f"--out: folder {str(parent)!r} does not exist; create it or choose another path"
-        )
     stem = out.stem if out.suffix.lower() in (".html", ".htm", ".md") else out.name
     html = out if out.suffix.lower() in (".html", ".htm") else parent / f"{stem}.html"
-    return html, parent / f"{stem}.md", parent / f"{stem}_files"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    md, img_dir = parent / f"{stem}.md", parent / f"{stem}_files"
+    for path in (html, md):
+        check_output_path(path, "--out")
+    if img_dir.exists() and not img_dir.is_dir():
+        raise BayesstackError(f"--out: {str(img_dir)!r} is a file; the report's images go there")
+    return html, md, img_dir
 
 
 # --- formatting -------------------------------------------------------------------------------
