@@ -7,6 +7,8 @@ that names the field or column, quotes the bad value and says how to fix it.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,7 +215,7 @@ def _to_numpy(obj: Any, field: str) -> np.ndarray:
             raise
         raise DataError(
             f"{field} is not numeric ({_one_line(exc)}); encode text/categorical columns as "
-            "numbers first (e.g. pandas.get_dummies)"
+            "numbers first (e.g. one 0/1 column per category)"
         ) from None
     return arr
 
@@ -371,19 +373,43 @@ def validate(X: Any, y: Any, family: str, *, trials: Any = None) -> tuple[np.nda
     if family == "binomial":
         if trials is None:
             raise DataError(
-                "family 'binomial' needs trials; pass trials= (an int or one count per row)"
+                "family 'binomial' needs trials; give trials (--trials N or a column name)"
             )
         tr = validate_trials(trials, ya.shape[0])
     elif trials is not None:
         raise DataError(
             f"trials is only used by family 'binomial', not {family!r}; drop trials or use "
-            "family='binomial'"
+            "family 'binomial'"
         )
     _check_support(ya, family, ylabel, tr)
     return Xa, ya
 
 
 # --- loading ----------------------------------------------------------------------------------
+
+
+def _trials_arg(trials: Any, columns: list[str]) -> Any:
+    """A trials column name, one positive integer count (also as a string), or per-row counts."""
+    if isinstance(trials, str) and trials in columns:
+        return trials
+    if isinstance(trials, str):
+        try:
+            count = float(trials)
+        except ValueError:
+            raise DataError(
+                f"trials column {trials!r} not found; available columns: {', '.join(columns)}"
+            ) from None
+    elif isinstance(trials, numbers.Real):
+        count = trials
+    else:
+        return trials  # None, or per-row counts: validate_trials checks them
+    try:
+        ok = not isinstance(trials, bool) and math.isfinite(count) and count >= 1
+    except OverflowError:  # an int beyond the float range
+        ok = False
+    if not (ok and float(count).is_integer()):
+        raise DataError(f"trials: must be a positive integer or a column name, got {trials!r}")
+    return int(count)
 
 
 def from_frame(
@@ -434,11 +460,8 @@ def from_frame(
         raise DataError(
             f"target column {target!r} not found; available columns: {', '.join(columns)}"
         )
+    trials = _trials_arg(trials, columns)
     trials_col = trials if isinstance(trials, str) else None
-    if trials_col is not None and trials_col not in columns:
-        raise DataError(
-            f"trials column {trials_col!r} not found; available columns: {', '.join(columns)}"
-        )
     if features is None:
         features = [c for c in columns if c not in (target, trials_col)]
     else:
@@ -460,7 +483,7 @@ def from_frame(
     if non_numeric:
         raise DataError(
             f"feature column(s) {non_numeric} are not numeric; encode them as numbers first "
-            "(e.g. pandas.get_dummies) or drop them via features="
+            "(e.g. one 0/1 column per category) or remove them from the data"
         )
     if not pd.api.types.is_numeric_dtype(df[target]):
         raise DataError(
@@ -505,6 +528,8 @@ def from_csv(path: str | Path, target: str, **kw: Any) -> Dataset:
         raise DataError(f"data file '{p}' {what}; check the path")
     try:
         df = pd.read_csv(p)
+        # the header as written: read_csv renames a repeated name 'y' to 'y.1'
+        header = pd.read_csv(p, header=None, nrows=1, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"data file '{p}' is empty; it needs a header row and data") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -513,6 +538,10 @@ def from_csv(path: str | Path, target: str, **kw: Any) -> Dataset:
         ) from None
     except OSError as exc:
         raise DataError(f"cannot read data file '{p}' ({_one_line(exc)}); check it") from None
+    names = [str(c) for c in header.iloc[0]]
+    dupes = [c for i, c in enumerate(names) if c in names[:i]]
+    if dupes:
+        raise DataError(f"data file '{p}': duplicate column name {dupes[0]!r}; rename it")
     if df.shape[0] == 0:
         raise DataError(f"data file '{p}' has a header but no rows; add data rows")
     kw.setdefault("name", p.stem)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -57,10 +58,20 @@ class Prior:
         params = []
         for p, default in zip(kind.params, kind.defaults, strict=True):
             v = d.get(p, default)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
-                raise SpecError(f"{where}.{p}: must be a positive number, got {v!r}")
+            if not _positive_finite(v):
+                raise SpecError(f"{where}.{p}: must be a finite positive number, got {v!r}")
             params.append((p, float(v)))
         return cls(name, tuple(params))
+
+
+def _positive_finite(v: Any) -> bool:
+    """Whether ``v`` is a number (not a bool) that is finite as a float and > 0."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return False
+    try:
+        return math.isfinite(float(v)) and v > 0
+    except OverflowError:  # an int beyond the float range
+        return False
 
 
 def normal(sigma: float = 1.0) -> Prior:
@@ -239,8 +250,11 @@ class Spec:
             What to call the spec in error messages (a file name).
         """
         _check_keys(d, _TOP_KEYS, source)
+        for key in ("name", "family", "link", "description"):
+            if key in d:
+                _str(d[key], key)
         for key in ("name", "family"):
-            if not isinstance(d.get(key), str) or not d[key]:
+            if not d.get(key):
                 raise SpecError(f"{source}: missing or empty field {key!r}")
         priors = d.get("priors", {})
         _check_table(priors, f"{source}: priors")
@@ -269,13 +283,13 @@ class Spec:
         return cls(
             name=d["name"],
             family=d["family"],
-            link=d.get("link", "") or "",
+            link=d.get("link", ""),
             layers=layers,
             output=Output(
                 bias=_bool(out.get("bias", True), "output.bias"), weights=ow, bias_prior=ob
             ),
             trials=trials,
-            description=str(d.get("description", "")),
+            description=d.get("description", ""),
             **kw,
         )
 
@@ -296,6 +310,12 @@ def _check_keys(d: dict, valid: set[str], where: str) -> None:
 def _bool(v: Any, where: str) -> bool:
     if not isinstance(v, bool):
         raise SpecError(f"{where}: must be true or false, got {v!r}")
+    return v
+
+
+def _str(v: Any, where: str) -> str:
+    if not isinstance(v, str):
+        raise SpecError(f"{where}: must be a string, got {v!r}")
     return v
 
 
@@ -363,7 +383,8 @@ def load_spec(path: str | Path) -> Spec:
     Raises
     ------
     SpecError
-        When the file is missing, is not valid TOML, or names something unknown.
+        When the file is missing, is not UTF-8 text, is not valid TOML, or names something
+        unknown.
     """
     path = Path(path)
     if not path.exists() and path.suffix == "" and path.parent == Path("."):
@@ -375,9 +396,13 @@ def load_spec(path: str | Path) -> Spec:
                 f"of {', '.join(builtin_specs())}"
             )
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise SpecError(f"spec file {str(path)!r}: cannot be read ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise SpecError(
+            f"spec file {str(path)!r}: not a UTF-8 text file; save it as UTF-8 TOML"
+        ) from None
     try:
         d = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

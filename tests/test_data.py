@@ -412,3 +412,49 @@ def test_from_csv_missing_target(tmp_path):
     path.write_text("x,z\n1,2\n3,4\n")
     with pytest.raises(DataError, match="target column 'y' not found; available columns: x, z"):
         from_csv(path, "y")
+
+
+@pytest.mark.parametrize("header,dupe", [("x1,y,y", "y"), ("x1,x1,y", "x1"), ('"y",x1,y', "y")])
+def test_from_csv_duplicate_column_names(tmp_path, header, dupe):
+    path = tmp_path / "f.csv"
+    path.write_text(f"{header}\n1,2,3\n4,5,6\n")
+    with pytest.raises(DataError) as exc:
+        from_csv(path, "y")
+    assert str(exc.value) == f"data file '{path}': duplicate column name {dupe!r}; rename it"
+
+
+def test_from_csv_column_named_like_a_renamed_duplicate(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("x1,y.1,y\n1,2,3\n4,5,7\n")
+    ds = from_csv(path, "y")
+    assert ds.feature_names == ("x1", "y.1")
+    np.testing.assert_array_equal(ds.y, [3.0, 7.0])
+
+
+@pytest.mark.parametrize("trials", ["-3", "2.5", "0", "nan", 0, -3, 2.5])
+def test_from_csv_trials_not_a_positive_integer(tmp_path, frame, trials):
+    # the CLI passes --trials as a string unless it is all digits
+    path = tmp_path / "counts.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError) as exc:
+        from_csv(path, "k", trials=trials)
+    assert str(exc.value) == (
+        f"trials: must be a positive integer or a column name, got {trials!r}"
+    )
+
+
+def test_from_frame_trials_as_integer_string_or_numeric_column_name(frame):
+    ds = from_frame(frame, "k", features=["x1"], trials="8")
+    np.testing.assert_array_equal(ds.trials, np.full(12, 8))
+    ds = from_frame(frame.rename(columns={"n": "-3"}), "k", trials="-3")
+    assert ds.feature_names == ("x1", "x2")
+    np.testing.assert_array_equal(ds.trials, np.full(12, 8))
+
+
+def test_messages_fit_cli_and_python(frame):
+    with pytest.raises(DataError) as exc:
+        validate(np.arange(3.0), [0, 1, 1], "binomial")
+    assert "--trials N or a column name" in str(exc.value) and "trials=" not in str(exc.value)
+    with pytest.raises(DataError) as exc:
+        from_frame(frame.assign(colour=["red"] * 12), "k")
+    assert "features=" not in str(exc.value) and "remove them from the data" in str(exc.value)

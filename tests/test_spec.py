@@ -80,6 +80,47 @@ BAD = [
     ({**BASE, "trials": 0}, "trials"),
 ]
 
+INF = float("inf")
+
+
+@pytest.mark.parametrize(
+    "priors,msg",
+    [
+        ({"weights": {"dist": "normal", "sigma": INF}}, "priors.weights.sigma"),
+        ({"bias": {"dist": "laplace", "b": INF}}, "priors.bias.b"),
+        ({"weights": {"dist": "student_t", "nu": INF}}, "priors.weights.nu"),
+        ({"noise": {"dist": "fixed", "value": INF}}, "priors.noise.value"),
+        ({"nu": {"dist": "gamma", "alpha": 2, "beta": INF}}, "priors.nu.beta"),
+        ({"noise": {"dist": "fixed", "value": 10**400}}, "priors.noise.value"),  # beyond float
+    ],
+)
+def test_infinite_prior_parameter(priors, msg):
+    with pytest.raises(SpecError, match=rf"^{msg}: must be a finite positive number, got "):
+        Spec.from_dict({**BASE, "priors": priors})
+
+
+def test_large_finite_prior_parameter_is_accepted():
+    spec = Spec.from_dict({**BASE, "priors": {"noise": {"dist": "fixed", "value": 1e300}}})
+    assert spec.noise["value"] == 1e300
+
+
+@pytest.mark.parametrize(
+    "key,value",
+    [("family", 3), ("name", 5), ("description", 5), ("link", 1), ("name", ["m"])],
+)
+def test_top_level_field_of_wrong_type(key, value):
+    with pytest.raises(SpecError) as e:
+        Spec.from_dict({**BASE, key: value})
+    assert str(e.value) == f"{key}: must be a string, got {value!r}"
+
+
+def test_non_utf8_spec_file(tmp_path):
+    p = tmp_path / "x.toml"
+    p.write_bytes(b"\xff\xfe\x00\x01")
+    with pytest.raises(SpecError) as e:
+        load_spec(p)
+    assert str(e.value) == f"spec file {str(p)!r}: not a UTF-8 text file; save it as UTF-8 TOML"
+
 
 @pytest.mark.parametrize("d,field", BAD)
 def test_bad_spec_one_line_error_naming_the_field(d, field):

@@ -138,5 +138,5 @@ def test_kinked_posterior_still_converges():
 def test_negative_start_count_is_a_user_error(gaussian_data):
     X, y = gaussian_data
     spec = Spec(name="glm", family="gaussian", weights=normal(1.0), bias=normal(1.0))
-    with pytest.raises(BayesstackError, match="MAP starts: must be 0 or more, got -1"):
+    with pytest.raises(BayesstackError, match="MAP starts: must be an integer >= 0, got -1"):
         multistart_map(build_model(spec, X, y), spec, n_starts=-1)
