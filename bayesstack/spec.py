@@ -395,6 +395,10 @@ def load_spec(path: str | Path) -> Spec:
                 f"spec {path.name!r}: no such file or built-in spec; give a .toml file or one "
                 f"of {', '.join(builtin_specs())}"
             )
+    if path.is_dir():
+        raise SpecError(
+            f"spec file {str(path)!r}: is a folder; give a .toml file or a built-in spec name"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:

@@ -149,6 +149,12 @@ def test_builtin_specs_load_by_name():
     assert load_spec("stack2-tanh") == load_spec(Path("models") / "stack2-tanh.toml")
 
 
+@pytest.mark.parametrize("path", ["", "models"])
+def test_a_folder_is_not_a_spec(path):
+    with pytest.raises(SpecError, match=r"is a folder; give a \.toml file or a built-in spec name"):
+        load_spec(path)
+
+
 def test_unknown_builtin_name_lists_the_names():
     with pytest.raises(SpecError, match=r"spec 'stack9': no such file .* glm-gaussian, "):
         load_spec("stack9")
