@@ -24,7 +24,7 @@ _EXPORTS = {
     "build_model": "bayesstack.builder",
     "fit": "bayesstack.sampling",
     "model_of": "bayesstack.sampling",
-    "spec_of": "bayesstack.sampling",
+    "spec_of": "bayesstack.io",
     "load": "bayesstack.io",
     "save": "bayesstack.io",
     "Dataset": "bayesstack.data",

@@ -11,6 +11,7 @@ from pathlib import Path
 import xarray as xr
 
 from bayesstack.errors import BayesstackError
+from bayesstack.spec import Spec
 
 #: Suffixes of run files: NetCDF and zarr.
 RUN_SUFFIXES = (".nc", ".zarr")
@@ -128,4 +129,18 @@ def load(path: str | Path) -> xr.DataTree:
     except Exception as e:
         raise BayesstackError(
             f"run file {str(path)!r}: cannot be read ({type(e).__name__})"
+        ) from None
+
+
+def spec_of(run: xr.DataTree) -> Spec:
+    """The spec stored in a run's attributes."""
+    if SPEC_ATTR not in run.attrs:
+        raise BayesstackError(
+            f"run: no {SPEC_ATTR!r} attribute; it was not written by bayesstack.fit"
+        )
+    try:
+        return Spec.from_json(run.attrs[SPEC_ATTR])
+    except ValueError:  # JSON, or a spec the JSON does not describe
+        raise BayesstackError(
+            f"run: its {SPEC_ATTR!r} attribute is not a valid spec; the file is damaged, fit again"
         ) from None

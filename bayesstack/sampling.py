@@ -22,7 +22,7 @@ from bayesstack.backends import (
 )
 from bayesstack.builder import build_model
 from bayesstack.errors import BayesstackError, check_int
-from bayesstack.io import SPEC_ATTR
+from bayesstack.io import SPEC_ATTR, spec_of
 from bayesstack.spec import Spec
 
 log = logging.getLogger(__name__)
@@ -192,20 +192,6 @@ def _sample(model, spec, settings, progressbar, client, scheduler, chains_per_ta
     else:
         run = run_chains(model, spec, settings, range(settings.chains), settings.n_cores)
     return to_datatree(model, run, library=settings.sampler, tune=settings.tune)
-
-
-def spec_of(run: xr.DataTree) -> Spec:
-    """The spec stored in a run's attributes."""
-    if SPEC_ATTR not in run.attrs:
-        raise BayesstackError(
-            f"run: no {SPEC_ATTR!r} attribute; it was not written by bayesstack.fit"
-        )
-    try:
-        return Spec.from_json(run.attrs[SPEC_ATTR])
-    except ValueError:  # JSON, or a spec the JSON does not describe
-        raise BayesstackError(
-            f"run: its {SPEC_ATTR!r} attribute is not a valid spec; the file is damaged, fit again"
-        ) from None
 
 
 def model_of(run: xr.DataTree, **kw) -> pm.Model:

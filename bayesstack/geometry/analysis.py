@@ -388,7 +388,8 @@ def analyze(
         Its ``run`` carries the ``canonical_posterior`` group.
     """
     from bayesstack.geometry.symmetry import symmetry_group
-    from bayesstack.sampling import model_of, spec_of
+    from bayesstack.io import spec_of
+    from bayesstack.sampling import model_of
 
     n_map_starts = check_int("MAP starts", n_map_starts)
     seed = check_int("seed", seed)

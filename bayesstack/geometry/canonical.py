@@ -42,6 +42,7 @@ from bayesstack.geometry.symmetry import (
     identity_element,
     sample_shape,
 )
+from bayesstack.io import spec_of
 from bayesstack.network import param_dims, weight_names
 from bayesstack.registry import ACTIVATIONS
 from bayesstack.spec import Spec
@@ -418,13 +419,9 @@ def add_canonical(
         ``canonical_method``, ``canonical_n_iter``, ``canonical_converged`` (0/1) and
         ``canonical_rescale`` (0/1).
     """
-    if "bayesstack_spec" not in run.attrs:
-        raise BayesstackError(
-            "run: no 'bayesstack_spec' attribute; it was not written by bayesstack.fit"
-        )
+    spec = spec_of(run)
     if "posterior" not in run.children:
         raise BayesstackError("run: no 'posterior' group")
-    spec = Spec.from_json(run.attrs["bayesstack_spec"])
     post = run["posterior"].to_dataset()
     dims = param_dims(spec)
     missing = [k for k in weight_names(spec) if k not in post]

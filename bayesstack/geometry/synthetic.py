@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
+from bayesstack.io import SPEC_ATTR
 from bayesstack.network import hidden_dim, param_dims, weight_names
 from bayesstack.spec import Spec
 
@@ -88,7 +89,7 @@ def run_from_draws(
     if logp is not None:
         tree["sample_stats"] = xr.Dataset({"logp": (("chain", "draw"), np.asarray(logp))}, base)
     run = xr.DataTree.from_dict(tree)
-    run.attrs.update({"bayesstack_spec": spec.to_json(), "feature_names": json.dumps(names)})
+    run.attrs.update({SPEC_ATTR: spec.to_json(), "feature_names": json.dumps(names)})
     if log_likelihood:
         import pymc as pm
 

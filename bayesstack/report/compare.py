@@ -25,9 +25,10 @@ import pandas as pd
 import xarray as xr
 
 from bayesstack.errors import BayesstackError, check_int
+from bayesstack.io import spec_of
 from bayesstack.network import forward, n_weights, unflatten, weight_names
 from bayesstack.report.features import FEATURE_MAP_ATTR, feature_map_of
-from bayesstack.sampling import FitSettings, model_of, spec_of
+from bayesstack.sampling import FitSettings, model_of
 from bayesstack.spec import builtin_specs
 
 #: Packages whose versions the report lists.

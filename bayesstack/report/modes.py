@@ -17,8 +17,9 @@ import xarray as xr
 
 from bayesstack.geometry.analysis import weight_draws
 from bayesstack.geometry.modes import THRESHOLD, align_to, within_scale
+from bayesstack.io import spec_of
 from bayesstack.network import flatten, weight_names
-from bayesstack.sampling import model_of, spec_of
+from bayesstack.sampling import model_of
 
 
 @dataclass(frozen=True)

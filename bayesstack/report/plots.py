@@ -22,11 +22,12 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure as MplFigure
 
+from bayesstack.io import spec_of
 from bayesstack.network import param_dims, weight_names
 from bayesstack.report import modes
 from bayesstack.report.answer import posterior_continuous
 from bayesstack.report.compare import Comparison, ModelRow, eta_draws
-from bayesstack.sampling import model_of, spec_of
+from bayesstack.sampling import model_of
 
 DPI = 100
 PPC_DRAWS = 60  # posterior draws behind each posterior predictive check
