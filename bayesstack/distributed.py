@@ -54,7 +54,8 @@ def connect(scheduler: str, timeout: float = 10.0):
     """
     distributed = _distributed()
     try:
-        return distributed.Client(scheduler, timeout=timeout)
+        # not the default client: a failed connection must not leave one behind for xarray
+        return distributed.Client(scheduler, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as e:
         raise BayesstackError(
             f"dask_scheduler: cannot connect to {scheduler!r} ({type(e).__name__})"
