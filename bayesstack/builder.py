@@ -14,7 +14,6 @@ def _inverse_link(link: str, eta):
     return {
         "identity": lambda e: e,
         "log": pt.exp,
-        "sqrt": pt.square,
         "logit": pt.sigmoid,
         "probit": lambda e: 0.5 * pt.erfc(-e / np.sqrt(2.0)),
         "cloglog": lambda e: -pt.expm1(-pt.exp(e)),

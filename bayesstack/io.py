@@ -39,21 +39,45 @@ def check_output_path(path: str | Path, field: str = "output path") -> Path:
 def check_run_path(path: str | Path, field: str = "output path") -> Path:
     """:func:`check_output_path` for a run: a ``.nc`` or ``.zarr`` path, never other data.
 
-    An existing ``.zarr`` folder is replaced only when it holds a run written by :func:`save`.
+    An existing file or folder is replaced only when it holds a run written by :func:`save`
+    (its root attributes carry a bayesstack spec); anything else, a user's NetCDF data or a
+    text file named ``.nc`` included, is left alone with a one-line error.
     """
     path = Path(path)
     if path.suffix not in RUN_SUFFIXES:
         got = f"suffix {path.suffix!r}" if path.suffix else "no suffix"
         raise BayesstackError(f"{field}: {str(path)!r} has {got}; name the run file .nc or .zarr")
     if path.suffix == ".nc":
-        return check_output_path(path, field)
-    _check_folder(path, field)
-    if path.exists() and not _is_run_store(path):
+        check_output_path(path, field)
+    else:
+        _check_folder(path, field)
+    _check_replaceable(path, field)
+    return path
+
+
+def _check_replaceable(path: Path, field: str) -> None:
+    """Fail unless ``path`` is absent or holds a bayesstack run."""
+    if not (path.exists() or path.is_symlink()):
+        return
+    is_run = _is_run_store(path) if path.suffix == ".zarr" else _is_run_file(path)
+    if not is_run:
         raise BayesstackError(
             f"{field}: {str(path)!r} exists and is not a bayesstack run; remove it or choose "
             "another path"
         )
-    return path
+
+
+def _is_run_file(path: Path) -> bool:
+    """Whether ``path`` is a NetCDF (HDF5) file whose root attributes carry a bayesstack spec."""
+    import h5py
+
+    if not path.is_file():
+        return False
+    try:
+        with h5py.File(path, "r") as f:
+            return SPEC_ATTR in f.attrs
+    except (OSError, ValueError):  # not HDF5: text, CSV, NetCDF3, ...
+        return False
 
 
 def _is_run_store(path: Path) -> bool:
@@ -102,11 +126,12 @@ def save(run: xr.DataTree, path: str | Path) -> Path:
         if zarr:
             os.remove(tmp)
             run.to_zarr(tmp, mode="w", consolidated=False)
-            if path.exists():
-                shutil.rmtree(path)
         else:
             run.to_netcdf(tmp, engine="h5netcdf")
             os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600
+        _check_replaceable(path, "output path")  # a file may have appeared while we wrote
+        if zarr and path.exists():
+            shutil.rmtree(path)
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True) if os.path.isdir(tmp) else Path(tmp).unlink(

@@ -34,7 +34,7 @@ FAMILIES: dict[str, Family] = {
         Family("student_t", ("identity",), "real", ("sigma", "nu")),
         Family("bernoulli", ("logit", "probit", "cloglog"), "binary"),
         Family("binomial", ("logit", "probit", "cloglog"), "binomial"),
-        Family("poisson", ("log", "sqrt"), "count"),
+        Family("poisson", ("log",), "count"),
         Family("negative_binomial", ("log",), "count", ("alpha",)),
     )
 }
@@ -51,7 +51,6 @@ class Link:
 LINKS: dict[str, Link] = {
     "identity": Link("identity", lambda e: e),
     "log": Link("log", np.exp),
-    "sqrt": Link("sqrt", np.square),
     "logit": Link("logit", special.expit),
     "probit": Link("probit", special.ndtr),
     "cloglog": Link("cloglog", lambda e: -np.expm1(-np.exp(e))),
@@ -143,6 +142,15 @@ PRIORS: dict[str, PriorKind] = {
         PriorKind("halfstudent_t", ("nu", "sigma"), (3.0, 1.0), positive=True),
         PriorKind("fixed", ("value",), (1.0,), positive=True),  # a known constant, no prior
     )
+}
+
+
+#: Links bayesstack does not offer, and why (quoted in the error).
+REFUSED_LINKS: dict[str, str] = {
+    "sqrt": (
+        "mu = eta^2 is not injective, so theta and -theta give the same fit and the posterior "
+        "gains a mirror image that is not a symmetry of the network"
+    ),
 }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bayesstack.errors import SpecError
-from bayesstack.registry import ACTIVATIONS, FAMILIES, PRIORS, choices
+from bayesstack.registry import ACTIVATIONS, FAMILIES, PRIORS, REFUSED_LINKS, choices
 
 _TOP_KEYS = {"name", "family", "link", "layers", "output", "priors", "trials", "description"}
 _LAYER_KEYS = {"units", "activation", "bias", "priors"}
@@ -128,6 +128,11 @@ class Spec:
             )
         if not self.link:
             object.__setattr__(self, "link", fam.canonical_link)
+        if self.link in REFUSED_LINKS:
+            raise SpecError(
+                f"link: {self.link!r} is not offered ({REFUSED_LINKS[self.link]}); "
+                f"use one of {', '.join(fam.links)}"
+            )
         if self.link not in fam.links:
             raise SpecError(
                 f"link: {self.link!r} is not allowed for family {self.family!r}; "

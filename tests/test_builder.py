@@ -17,7 +17,6 @@ ACTS = {
 INV_LINK = {
     "identity": lambda e: e,
     "log": np.exp,
-    "sqrt": lambda e: e**2,
     "logit": special.expit,
     "probit": stats.norm.cdf,
     "cloglog": lambda e: -np.expm1(-np.exp(e)),
@@ -99,7 +98,6 @@ CASES = [
     ("binomial", "logit"),
     ("binomial", "cloglog"),
     ("poisson", "log"),
-    ("poisson", "sqrt"),
     ("negative_binomial", "log"),
 ]
 PRIORS = [

@@ -156,3 +156,37 @@ def test_out_of_memory_is_one_line(monkeypatch, capsys, tmp_path):
     err = cli(["fit", "stack1-tanh", "--dataset", "teacher-gaussian", "--out", tmp_path / "r.nc"],
               monkeypatch, capsys)  # fmt: skip
     assert "not enough memory (Unable to allocate 745. GiB" in err
+
+
+@pytest.mark.parametrize("kind", ["netcdf", "text", "csv", "empty"])
+def test_a_nc_file_that_is_not_a_run_is_never_replaced(tmp_path, kind):
+    path = tmp_path / "notes.nc"
+    if kind == "netcdf":  # a user's own NetCDF data, written by xarray
+        xr.Dataset({"t": ("x", np.arange(3.0))}).to_netcdf(path, engine="h5netcdf")
+    else:
+        path.write_bytes({"text": b"my notes\n", "csv": b"a,b\n1,2\n", "empty": b""}[kind])
+    before = path.read_bytes()
+    with pytest.raises(BayesstackError, match="exists and is not a bayesstack run"):
+        bs.save(synthetic_run(), path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.nc"]  # no temporary left
+
+
+def test_fit_refuses_a_nc_that_is_not_a_run_before_any_work(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "data.nc"
+    path.write_text("x,y\n1,2\n")
+    monkeypatch.setattr(bs, "fit", lambda *a, **k: pytest.fail("fitted before checking --out"))
+    msg = cli(["fit", "glm-gaussian", "--dataset", "teacher-gaussian", "--out", path],
+              monkeypatch, capsys)  # fmt: skip
+    assert "is not a bayesstack run" in msg
+    assert path.read_text() == "x,y\n1,2\n"
+
+
+def test_a_saved_nc_run_can_be_replaced(tmp_path):
+    path = tmp_path / "run.nc"
+    bs.save(synthetic_run(0), path)
+    bs.save(synthetic_run(1), path)
+    np.testing.assert_array_equal(
+        bs.load(path)["observed_data"]["y"].values,
+        synthetic_run(1)["observed_data"]["y"].values,
+    )

@@ -158,3 +158,9 @@ def test_a_folder_is_not_a_spec(path):
 def test_unknown_builtin_name_lists_the_names():
     with pytest.raises(SpecError, match=r"spec 'stack9': no such file .* glm-gaussian, "):
         load_spec("stack9")
+
+
+def test_the_sqrt_link_is_refused_with_its_reason():
+    # mu = eta^2 is even in eta: theta and -theta fit alike, a mirror the network group lacks
+    with pytest.raises(SpecError, match=r"^link: 'sqrt' is not offered \(mu = eta\^2 is not inj"):
+        Spec.from_dict({"name": "p", "family": "poisson", "link": "sqrt"})
