@@ -1,16 +1,13 @@
 """bayesstack: stacked GLMs as PyMC models, and the evidence on whether they are linear models.
 
-Submodules load on first use, so ``import bayesstack`` stays cheap (PyMC loads when a model is
-built or fitted).
+The layers, from the bottom: ``registry`` and ``spec`` (model specs, no PyMC), ``data``,
+``model`` (the PyMC model), ``inference`` (fit, save, load), ``geometry`` and ``report``;
+``cli`` and ``demo`` sit on top. Names load on first use, so ``import bayesstack`` stays cheap
+(PyMC loads when a model is built or fitted).
 """
 
-from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("bayesstack")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
+from bayesstack._lazy import lazy_exports
+from bayesstack._version import __version__ as __version__
 
 _EXPORTS = {
     "BayesstackError": "bayesstack.errors",
@@ -21,32 +18,22 @@ _EXPORTS = {
     "Prior": "bayesstack.spec",
     "Spec": "bayesstack.spec",
     "load_spec": "bayesstack.spec",
-    "build_model": "bayesstack.builder",
-    "fit": "bayesstack.sampling",
-    "model_of": "bayesstack.sampling",
-    "spec_of": "bayesstack.io",
-    "load": "bayesstack.io",
-    "save": "bayesstack.io",
-    "Dataset": "bayesstack.data",
-    "from_csv": "bayesstack.data",
-    "from_frame": "bayesstack.data",
-    "list_datasets": "bayesstack.datasets",
-    "load_dataset": "bayesstack.datasets",
+    "build_model": "bayesstack.model.builder",
+    "fit": "bayesstack.inference.sampling",
+    "FitSettings": "bayesstack.inference.settings",
+    "model_from_run": "bayesstack.inference.io",
+    "spec_of": "bayesstack.inference.io",
+    "load": "bayesstack.inference.io",
+    "save": "bayesstack.inference.io",
+    "Dataset": "bayesstack.data.dataset",
+    "from_csv": "bayesstack.data.dataset",
+    "from_frame": "bayesstack.data.dataset",
+    "list_datasets": "bayesstack.data.builtin",
+    "load_dataset": "bayesstack.data.builtin",
+    "summarize": "bayesstack.report.summary",
 }
-_SUBMODULES = {"data", "datasets", "geometry", "report", "network", "summary", "io"}
-
+_SUBMODULES = ("data", "model", "inference", "geometry", "report")
 __all__ = sorted([*_EXPORTS, "__version__"])
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        return import_module(f"bayesstack.{name}")
-    raise AttributeError(f"module 'bayesstack' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS, *_SUBMODULES])
+__getattr__, __dir__ = lazy_exports(
+    __name__, {**_EXPORTS, **{m: f"bayesstack.{m}" for m in _SUBMODULES}}, globals()
+)

@@ -37,7 +37,7 @@ def _load_data(
     trials: str | None,
 ):
     from bayesstack.data import from_csv
-    from bayesstack.datasets import load_dataset
+    from bayesstack.data.builtin import load_dataset
 
     if (data is None) == (dataset is None):
         raise BayesstackError(
@@ -87,7 +87,7 @@ def fit(
 ) -> None:
     """Fit a model spec by MCMC and save the run."""
     import bayesstack as bs
-    from bayesstack.io import check_run_path
+    from bayesstack.inference.io import check_run_path
 
     check_run_path(out_path, "--out")
     model_spec = bs.load_spec(spec)
@@ -120,7 +120,7 @@ def summary(
 ) -> None:
     """Print the ArviZ summary of a run, flagging divergences, R-hat and ESS."""
     import bayesstack as bs
-    from bayesstack.summary import summarize
+    from bayesstack.report.summary import summarize
 
     run = bs.load(run_path)
     spec = bs.spec_of(run)  # fails on a file that is not a run
@@ -157,7 +157,7 @@ def datasets(
     ] = False,
 ) -> None:
     """List the built-in datasets."""
-    from bayesstack.datasets import DEFAULT_DATASET, list_datasets
+    from bayesstack.data.builtin import DEFAULT_DATASET, list_datasets
 
     table = Table(title=f"built-in datasets (default: {DEFAULT_DATASET})")
     cols = ["name", "kind", "family", "n", "d", "description"]
@@ -191,7 +191,7 @@ def geometry(
     """Posterior geometry of a run: symmetry group, modes, MAP optima, Hessians, curvature."""
     import bayesstack as bs
     from bayesstack.geometry import analyze
-    from bayesstack.io import atomic_write, check_output_path, check_run_path
+    from bayesstack.inference.io import atomic_write, check_output_path, check_run_path
 
     if json_out is not None:
         check_output_path(json_out, "--json")
@@ -254,42 +254,26 @@ def demo(
     err.print(f"report: {html}")
 
 
-@app.command()
-def bench(
-    sizes: Annotated[str, typer.Option(help="Model sizes, comma-separated (a-e)")] = "a,b,c,d,e",
-    backends: Annotated[
-        str | None, typer.Option(help="Backends, comma-separated (default: all available)")
-    ] = None,
-    chains: Annotated[int, typer.Option(help="Chains per fit")] = 2,
-    seed: Annotated[int, typer.Option(help="Data seed and the first sampler seed")] = 0,
-    repeats: Annotated[
-        int, typer.Option(min=1, help="Fits per size and backend (sampler seeds seed, seed+1, ...)")
-    ] = 1,
-    quick: Annotated[bool, typer.Option(help="Tiny runs (a smoke test of the harness)")] = False,
-    scaling: Annotated[bool, typer.Option(help="Also time a gradient against N and width")] = False,
-    reuse: Annotated[bool, typer.Option(help="Also time a repeated fit (compile reuse)")] = False,
-    target_accept: Annotated[
-        float | None, typer.Option(help="NUTS target acceptance of every route (default 0.8)")
-    ] = None,
-) -> None:
-    """Benchmark the backends against hand-written PyMC and numpyro; print Markdown tables."""
-    from bayesstack import bench as b
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def bench(ctx: typer.Context) -> None:
+    """Run the benchmarks of a checkout: ``python -m benchmarks [backends|geometry] ARGS``."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "benchmarks" / "__main__.py").is_file():
+        raise BayesstackError(
+            "bench: the benchmarks live in a source checkout (benchmarks/), not in the installed "
+            "package; clone the repository and run `python -m benchmarks --help` there"
+        )
+    args = ctx.args
+    if not args or args[0].startswith("-"):  # `bayesstack bench --sizes a` times the backends
+        args = ["backends", *args]
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from benchmarks.__main__ import main as run_benchmarks
 
-    chosen = backends.split(",") if backends else list(b.BACKENDS)
-    rows = b.run_benchmarks(
-        sizes.split(","),
-        chosen,
-        quick,
-        chains=chains,
-        seed=seed,
-        repeats=repeats,
-        target_accept=target_accept,
-    )
-    out.print(b.to_markdown(rows), markup=False, highlight=False)
-    if reuse:
-        out.print(b.reuse_markdown(b.reuse(quick=quick)), markup=False, highlight=False)
-    if scaling:
-        out.print(b.scaling_markdown(b.scaling(quick=quick)), markup=False, highlight=False)
+    raise typer.Exit(run_benchmarks(args))
 
 
 def main() -> None:

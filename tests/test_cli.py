@@ -210,7 +210,7 @@ def test_bench_quick(monkeypatch, capsys):
 
 
 def test_bench_passes_its_seed(monkeypatch, capsys):
-    from bayesstack import bench
+    from benchmarks import backends as bench
 
     seen = {}
 

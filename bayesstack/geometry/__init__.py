@@ -1,16 +1,19 @@
 """Posterior geometry of stacked GLMs: symmetry, canonical draws, modes, MAP, Hessians, curvature.
 
 The entry point is :func:`analyze`, which runs every analysis on a fitted run and returns a
-:class:`GeometryResult` with a verdict (see ``docs/geometry.md``).
+:class:`GeometryResult` with a verdict (see ``docs/geometry.md``). Names load on first use, so
+the numpy-only modules (``symmetry``, ``canonical``, ``modes``) import without ArviZ or PyMC.
 """
 
-from bayesstack.geometry.analysis import (
-    BEYOND,
-    SYMMETRIC,
-    UNIMODAL,
-    GeometryResult,
-    analyze,
-    verdict_of,
-)
+from bayesstack._lazy import lazy_exports
 
-__all__ = ["BEYOND", "SYMMETRIC", "UNIMODAL", "GeometryResult", "analyze", "verdict_of"]
+_EXPORTS = {
+    "BEYOND": ".analysis",
+    "SYMMETRIC": ".analysis",
+    "UNIMODAL": ".analysis",
+    "GeometryResult": ".analysis",
+    "analyze": ".analysis",
+    "verdict_of": ".analysis",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

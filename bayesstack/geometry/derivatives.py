@@ -1,6 +1,6 @@
 """Compiled derivatives of η in θ for the curvature measures.
 
-η(θ) is :func:`bayesstack.network.forward` on JAX arrays (the same code the model's PyTensor
+η(θ) is :func:`bayesstack.model.network.forward` on JAX arrays (the same code the model's PyTensor
 graph comes from; JAX in float64), and JAX differentiates it exactly: the Jacobian and the
 second derivatives row by row, directional second derivatives by forward-over-forward
 differentiation, batched over directions. The compiled functions are cached per spec and input
@@ -45,7 +45,7 @@ def eta_of_theta(spec: Spec, n_features: int) -> Callable:
     """JAX ``f(theta (P,), X (N, D)) -> η (N,)`` of the output layer (cached per spec, D)."""
     import jax
 
-    from bayesstack.network import forward, unflatten
+    from bayesstack.model.network import forward, unflatten
 
     jax.config.update("jax_enable_x64", True)  # as PyMC's JAX backend does
 

@@ -2,7 +2,8 @@
 
 Symmetric multimodality shows as a weight-space R-hat far above 1 (chains sit in different
 images of one mode) while R-hat on what the model *says* stays near 1: the linear predictor
-η at the observed points (:func:`bayesstack.network.forward`) and the pointwise log-likelihood.
+η at the observed points (:func:`bayesstack.model.network.forward`) and the pointwise
+log-likelihood.
 Canonicalising the weights removes the symmetric part, so canonical R-hat should then be
 near 1 too.
 
@@ -28,7 +29,7 @@ from typing import Any
 import arviz as az
 import numpy as np
 
-from bayesstack.network import forward
+from bayesstack.model.network import forward
 from bayesstack.spec import Spec
 
 #: Largest block (chains x draws x scalars) ranked without thinning.

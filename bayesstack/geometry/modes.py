@@ -1,7 +1,7 @@
 """Modes of a posterior in weight space: raw, up to symmetry, and which are images of which.
 
 Everything here works on arrays of draws ``x`` of shape ``(chain, draw, P)`` (for the weights,
-θ = :func:`bayesstack.network.flatten` of ``W*``/``b*`` in ``weight_names`` order).
+θ = :func:`bayesstack.model.network.flatten` of ``W*``/``b*`` in ``weight_names`` order).
 
 The clustering rule
 -------------------
@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 
-from bayesstack.network import unflatten, weight_names
+from bayesstack.model.network import unflatten, weight_names
 from bayesstack.spec import Spec
 
 #: Default clustering threshold, in within-mode standard deviations.
@@ -298,7 +298,7 @@ def align_to(spec: Spec, reference: np.ndarray, other: np.ndarray, n_features: i
     if spec.depth == 0:
         return np.asarray(other, dtype=float)
     from bayesstack.geometry.canonical import canonicalize
-    from bayesstack.network import flatten
+    from bayesstack.model.network import flatten
 
     # unflatten needs a leading dim (network.unflatten fails on a scalar bias without one)
     ref = {k: v[0] for k, v in unflatten(np.asarray(reference)[None], spec, n_features).items()}

@@ -145,13 +145,13 @@ def compare_runs(
     BayesstackError
         The output folder does not exist, a run file cannot be read, or no runs were given.
     """
-    import bayesstack as bs
     from bayesstack.errors import BayesstackError
+    from bayesstack.inference.io import load
 
     output_paths(out)
     if not runs:
         raise BayesstackError("runs: give at least one run file to compare")
-    trees = [r if isinstance(r, xr.DataTree) else bs.load(r) for r in runs]
+    trees = [r if isinstance(r, xr.DataTree) else load(r) for r in runs]
     paths = [None if isinstance(r, xr.DataTree) else str(r) for r in runs]
     if names is not None and len(names) != len(trees):
         raise BayesstackError(f"names: {len(names)} names for {len(trees)} runs")

@@ -1,7 +1,7 @@
 """The log density between modes: straight paths and 2-D slices for the report's figures.
 
 Points are whole unconstrained parameter vectors (weights and log noise), evaluated with the
-run's compiled model log density, ``model_of(run).compile_logp()``: the density NUTS samples.
+run's compiled model log density, ``model_from_run(run).compile_logp()``: the density NUTS samples.
 Modes are found in the run itself: the best draw of each chain. Two chains' best draws are
 symmetric modes by the rule of :func:`bayesstack.geometry.modes.mode_pairs`: farther apart than
 the clustering threshold, and within it after a posterior group element aligns one onto the
@@ -17,9 +17,8 @@ import xarray as xr
 
 from bayesstack.geometry.analysis import weight_draws
 from bayesstack.geometry.modes import THRESHOLD, align_to, within_scale
-from bayesstack.io import spec_of
-from bayesstack.network import flatten, weight_names
-from bayesstack.sampling import model_of
+from bayesstack.inference.io import model_from_run, spec_of
+from bayesstack.model.network import flatten, weight_names
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class LogDensity:
 
 def log_density(run: xr.DataTree) -> LogDensity:
     """The compiled log density of ``run`` and its draws as flat unconstrained vectors."""
-    model = model_of(run)
+    model = model_from_run(run)
     spec = spec_of(run)
     post = run["posterior"]
     wnames = set(weight_names(spec))
@@ -117,7 +116,7 @@ def _image(run: xr.DataTree, ld: LogDensity, x: np.ndarray, seed: int) -> np.nda
     from bayesstack.geometry.symmetry import apply, random_element
 
     spec = spec_of(run)
-    model = model_of(run)
+    model = model_from_run(run)
     names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
     params, i = {}, 0
     for name, shape in zip(names, ld.shapes, strict=True):

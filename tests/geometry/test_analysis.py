@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from rich.table import Table
 
-from bayesstack.datasets import load_dataset, teacher_params
+from bayesstack.data.builtin import load_dataset, teacher_params
 from bayesstack.geometry import BEYOND, SYMMETRIC, UNIMODAL, analyze, verdict_of
 from bayesstack.geometry import function_space as fs
 from bayesstack.geometry.symmetry import apply, random_element
-from bayesstack.geometry.synthetic import ar1, draws_around, run_from_draws
-from bayesstack.network import weight_names
+from bayesstack.model.network import weight_names
 from bayesstack.spec import Spec, load_spec, normal
+from bayesstack.testing import ar1, draws_around, run_from_draws
 
 REQUIRED = [
     "model",

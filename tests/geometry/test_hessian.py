@@ -3,14 +3,14 @@
 import numpy as np
 from scipy.special import expit
 
-from bayesstack.builder import build_model
 from bayesstack.geometry.hessian import (
     WeightHessian,
     hessian_check,
     is_negdef,
     select_draws,
 )
-from bayesstack.network import flatten, param_shapes
+from bayesstack.model.builder import build_model
+from bayesstack.model.network import flatten, param_shapes
 from bayesstack.spec import Layer, Prior, Spec, normal
 
 N, D = 60, 3

@@ -13,9 +13,9 @@ from bayesstack.geometry.modes import (
     within_scale,
 )
 from bayesstack.geometry.symmetry import apply, random_element
-from bayesstack.geometry.synthetic import ar1, draws_around
-from bayesstack.network import flatten, param_shapes, weight_names
+from bayesstack.model.network import flatten, param_shapes, weight_names
 from bayesstack.spec import Layer, Spec
+from bayesstack.testing import ar1, draws_around
 
 TANH3 = Spec(name="tanh3", family="gaussian", layers=(Layer(3, "tanh"),))
 D = 2

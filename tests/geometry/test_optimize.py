@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from bayesstack.builder import build_model
-from bayesstack.datasets import load_dataset
+from bayesstack.data.builtin import load_dataset
 from bayesstack.errors import BayesstackError
 from bayesstack.geometry.optimize import MapObjective, multistart_map
+from bayesstack.model.builder import build_model
 from bayesstack.spec import Layer, Spec, normal
 
 

@@ -19,7 +19,7 @@ from bayesstack.geometry.symmetry import (
     random_element,
     symmetry_group,
 )
-from bayesstack.network import forward, param_shapes, weight_names
+from bayesstack.model.network import forward, param_shapes, weight_names
 from bayesstack.spec import Spec
 
 ACTIVATIONS = ["identity", "tanh", "sigmoid", "relu", "softplus"]

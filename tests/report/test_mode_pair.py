@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from bayesstack.geometry.symmetry import apply, random_element
-from bayesstack.geometry.synthetic import run_from_draws
-from bayesstack.network import forward
+from bayesstack.model.network import forward
 from bayesstack.report.modes import log_density, mode_pair
 from bayesstack.spec import Layer, Spec
+from bayesstack.testing import run_from_draws
 
 TANH3 = Spec(name="tanh3", family="gaussian", layers=(Layer(3, "tanh"),))
 CENTRE = {

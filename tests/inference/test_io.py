@@ -11,10 +11,10 @@ import xarray as xr
 import bayesstack as bs
 from bayesstack.cli import main
 from bayesstack.errors import BayesstackError
-from bayesstack.geometry.synthetic import run_from_draws
-from bayesstack.io import check_run_path
-from bayesstack.network import forward
+from bayesstack.inference.io import check_run_path
+from bayesstack.model.network import forward
 from bayesstack.spec import Layer, Spec
+from bayesstack.testing import run_from_draws
 
 TANH2 = Spec(name="tanh2", family="gaussian", layers=(Layer(2, "tanh"),))
 W = {"W1": np.array([[1.0, -1.0]]), "b1": np.array([0.2, -0.3]), "W2": np.array([1.5, -0.5])}

@@ -1,6 +1,7 @@
 """Chains on a Dask cluster: groups of chains become tasks, their draws merge into one run.
 
-A chain is defined by the run seed and its index (:func:`bayesstack.backends.chain_seeds`), so a
+A chain is defined by the run seed and its index
+(:func:`bayesstack.inference.backends.chain_seeds`), so a
 task running chains 8-15 produces the draws that chains 8-15 of a local run produce, and the
 merged DataTree is indexed as if every chain had run locally. A task that fails, or whose worker
 dies, is run again on another worker (Dask's ``retries`` and its rescheduling of lost tasks):
@@ -19,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bayesstack.backends import ChainRun
 from bayesstack.errors import BayesstackError
+from bayesstack.inference.backends import ChainRun
 from bayesstack.spec import Spec
 
 if TYPE_CHECKING:
@@ -90,11 +91,12 @@ def _identity(x):
 def run_task(payload: dict, chain_ids: Sequence[int], cores: int = 1):
     """One Dask task: rebuild the model and run the chains ``chain_ids`` of the run.
 
-    Returns a :class:`bayesstack.backends.ChainRun`, as :func:`bayesstack.backends.run_chains`.
+    Returns a :class:`~bayesstack.inference.backends.ChainRun`, as
+    :func:`~bayesstack.inference.backends.run_chains` does.
     """
-    from bayesstack.backends import run_chains
-    from bayesstack.builder import build_model
-    from bayesstack.sampling import FitSettings
+    from bayesstack.inference.backends import run_chains
+    from bayesstack.inference.settings import FitSettings
+    from bayesstack.model.builder import build_model
 
     spec = Spec.from_json(payload["spec"])
     model = build_model(
@@ -123,7 +125,7 @@ def run_chains_dask(
     Parameters
     ----------
     spec, model, settings
-        The fit's spec, built model and :class:`bayesstack.sampling.FitSettings`.
+        The fit's spec, built model and :class:`bayesstack.inference.sampling.FitSettings`.
     client : dask.distributed.Client, optional
         The client to submit to; else one is connected to ``scheduler`` and closed after.
     scheduler : str, optional

@@ -13,8 +13,8 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from bayesstack.io import SPEC_ATTR
-from bayesstack.network import hidden_dim, param_dims, weight_names
+from bayesstack.inference.io import SPEC_ATTR
+from bayesstack.model.network import hidden_dim, param_dims, weight_names
 from bayesstack.spec import Spec
 
 
@@ -81,7 +81,7 @@ def run_from_draws(
     }
     model = None
     if log_likelihood or isinstance(logp, str):
-        from bayesstack.builder import build_model
+        from bayesstack.model.builder import build_model
 
         model = build_model(spec, X, y, feature_names=names)
     if isinstance(logp, str):

@@ -1,4 +1,8 @@
-"""Save and load runs (ArviZ DataTrees) atomically, as NetCDF or zarr."""
+"""Runs on disk: save and load ArviZ DataTrees atomically, and read what a run records.
+
+Runs are NetCDF (``.nc``) or zarr (``.zarr``); a run records its spec, from which
+:func:`model_from_run` rebuilds its PyMC model.
+"""
 
 from __future__ import annotations
 
@@ -169,3 +173,33 @@ def spec_of(run: xr.DataTree) -> Spec:
         raise BayesstackError(
             f"run: its {SPEC_ATTR!r} attribute is not a valid spec; the file is damaged, fit again"
         ) from None
+
+
+def model_from_run(run: xr.DataTree, **kw):
+    """Rebuild a run's PyMC model from its spec and stored data.
+
+    Parameters
+    ----------
+    run : xarray.DataTree
+        A run written by :func:`bayesstack.fit` (its ``constant_data`` and ``observed_data``).
+    **kw
+        Passed to :func:`bayesstack.model.builder.build_model` (e.g. ``store_eta=True``).
+
+    Returns
+    -------
+    pymc.Model
+    """
+    from bayesstack.model.builder import build_model
+
+    missing = [g for g in ("constant_data", "observed_data") if g not in run.children]
+    if missing:
+        raise BayesstackError(
+            f"run: no {' or '.join(map(repr, missing))} group; it was not written by "
+            "bayesstack.fit, or the file is damaged"
+        )
+    cd, od = run["constant_data"], run["observed_data"]
+    trials = cd["trials"].values if "trials" in cd else None
+    names = json.loads(run.attrs.get("feature_names", "null"))
+    return build_model(
+        spec_of(run), cd["X"].values, od["y"].values, trials=trials, feature_names=names, **kw
+    )

@@ -6,7 +6,7 @@ import pytest
 import statsmodels.api as sm
 
 import bayesstack as bs
-from bayesstack.datasets import load_dataset
+from bayesstack.data.builtin import load_dataset
 from bayesstack.spec import Spec
 
 

@@ -1,12 +1,12 @@
-"""Tests for bayesstack.datasets: the catalogue, the teachers and the real data."""
+"""Tests for bayesstack.data.builtin: the catalogue, the teachers and the real data."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from bayesstack.data import FAMILIES, validate
-from bayesstack.datasets import (
+from bayesstack.data import validate
+from bayesstack.data.builtin import (
     DEFAULT_DATASET,
     dataset_info,
     list_datasets,
@@ -14,6 +14,7 @@ from bayesstack.datasets import (
     teacher_params,
 )
 from bayesstack.errors import DataError
+from bayesstack.registry import FAMILIES
 
 TEACHERS = [f"teacher-{f}" for f in FAMILIES]
 REAL = {

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import bayesstack as bs
-from bayesstack.datasets import load_dataset
-from bayesstack.distributed import chain_groups
+from bayesstack.data.builtin import load_dataset
+from bayesstack.inference.distributed import chain_groups
 
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("numpyro")
@@ -101,7 +101,7 @@ def test_killed_worker_loses_no_chain(cluster, local, spec, data):
 
 
 def test_bad_scheduler_is_one_line():
-    from bayesstack.distributed import connect
+    from bayesstack.inference.distributed import connect
 
     with pytest.raises(bs.BayesstackError, match="cannot connect") as e:
         connect("tcp://127.0.0.1:9", timeout=1)

@@ -3,17 +3,18 @@
 Chains are defined by seeds, not by how they are run: chain ``c`` of a run with seed ``s``
 starts at a point drawn with, and is sampled with, seeds derived from the ``c``-th child of
 ``np.random.SeedSequence(s)``. The default backend, ``"numpyro"``, runs the PyMC model's JAX
-graph with numpyro's NUTS (:mod:`bayesstack.jaxnuts`); ``"nutpie"`` runs its numba graph. Both
+graph with numpyro's NUTS (:mod:`bayesstack.inference.jaxnuts`); ``"nutpie"`` runs its numba
+graph. Both
 run every chain as its own single-chain sampler, in parallel over cores, so a chain's draws do
 not depend on how many chains run beside it, on how many cores there are, or on whether it ran
-here or in a Dask task (:mod:`bayesstack.distributed`). ``"pymc"`` and ``"blackjax"`` go
+here or in a Dask task (:mod:`bayesstack.inference.distributed`). ``"pymc"`` and ``"blackjax"`` go
 through ``pm.sample``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
+import importlib
 import logging
 import time
 from collections import OrderedDict
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bayesstack.errors import BayesstackError
+from bayesstack.inference.settings import require
 from bayesstack.spec import Spec
 
 if TYPE_CHECKING:  # PyMC and xarray load on first use: the CLI imports this module cheaply
@@ -32,26 +33,6 @@ if TYPE_CHECKING:  # PyMC and xarray load on first use: the CLI imports this mod
     import xarray as xr
 
 log = logging.getLogger(__name__)
-
-SAMPLERS: dict[str, str] = {  # sampler -> the package it needs
-    "numpyro": "numpyro",
-    "nutpie": "nutpie",
-    "pymc": "pymc",
-    "blackjax": "blackjax",
-}
-DEFAULT_SAMPLER = "numpyro"  # chosen from docs/performance.md's measurements
-PER_CHAIN = ("numpyro", "nutpie")  # samplers whose chains run one by one (and on Dask)
-
-
-def require(sampler: str) -> None:
-    """Raise a one-line error naming the extra to install when ``sampler`` is missing."""
-    pkg = SAMPLERS[sampler]
-    if importlib.util.find_spec(pkg) is None:
-        raise BayesstackError(
-            f"sampler: {sampler!r} needs the package {pkg!r}; "
-            f"install it with: pip install 'bayesstack[jax]'"
-        )
-
 
 # --- seeds and starting points ----------------------------------------------------------------
 INIT_RADIUS = 2.0  # "uniform" starts: U(-2, 2) on the unconstrained scale, as Stan does
@@ -186,7 +167,7 @@ _NUTPIE_CACHE: OrderedDict[tuple, object] = OrderedDict()
 _NUTPIE_CACHE_SIZE = 16
 
 
-def _nutpie_compiled(model: pm.Model, spec: Spec) -> tuple[object, float]:
+def nutpie_compiled(model: pm.Model, spec: Spec) -> tuple[object, float]:
     """The compiled numba model for ``spec`` with ``model``'s data, and the compile time."""
     import nutpie
 
@@ -209,7 +190,7 @@ def _nutpie_chains(model, spec, s, chain_ids, starts, seeds, cores) -> ChainRun:
     """Every chain as its own nutpie sampler, ``cores`` at a time (nutpie releases the GIL)."""
     import nutpie
 
-    cm, compile_time = _nutpie_compiled(model, spec)
+    cm, compile_time = nutpie_compiled(model, spec)
     names = [v.name for v in model.value_vars]
     out_names = [v.name for v in (*model.free_RVs, *model.deterministics)]
 
@@ -248,7 +229,7 @@ def _in_threads(one, jobs, cores: int, compile_time: float) -> ChainRun:
 # --- numpyro (the JAX route) ------------------------------------------------------------------
 def _numpyro_chains(model, spec, s, chain_ids, starts, seeds, cores) -> ChainRun:
     """Every chain as one call of the compiled JAX program, in ``cores`` threads."""
-    from bayesstack import jaxnuts
+    from bayesstack.inference import jaxnuts
 
     prog, fresh = jaxnuts.chain_program(
         model, data_key(model, spec), tune=s.tune, draws=s.draws, target_accept=s.target_accept
@@ -385,7 +366,7 @@ def sample_pm(model: pm.Model, s, progressbar: bool) -> xr.DataTree:
 
 def clear_caches() -> None:
     """Forget every compiled model (nutpie and JAX)."""
-    from bayesstack import jaxnuts
+    from bayesstack.inference import jaxnuts
 
     _NUTPIE_CACHE.clear()
     jaxnuts.clear_cache()

@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from bayesstack.registry import ACTIVATIONS, jax_activation, pytensor_activation
+from bayesstack.registry import ACTIVATIONS
 from bayesstack.spec import Spec
 
 
@@ -88,11 +88,6 @@ def forward(
     -------
     eta : array ``(..., N)``
     """
-    act = {
-        "numpy": lambda name: ACTIVATIONS[name].numpy,
-        "pytensor": pytensor_activation,
-        "jax": jax_activation,
-    }[xp]
     h = X
     hidden = []
     for l in range(1, spec.n_layers + 1):
@@ -101,7 +96,7 @@ def forward(
             z = h @ W
             if spec.has_bias(l):
                 z = z + params[f"b{l}"][..., None, :]
-            h = act(spec.layers[l - 1].activation)(z)
+            h = ACTIVATIONS[spec.layers[l - 1].activation].fn(xp)(z)
             hidden.append(h)
         else:
             eta = (h @ W[..., None])[..., 0]

@@ -1,6 +1,6 @@
 """Benchmarks: bayesstack's NUTS backends against the same network written by hand.
 
-For every size (:data:`bayesstack.benchmodels.SIZES`) and backend, fits from scratch in this
+For every size (:data:`benchmarks.models.SIZES`) and backend, fits from scratch in this
 process (one per sampler seed, ``repeats`` of them): compile and sampling time, gradient
 evaluations per second inside the sampler against the floor (one compiled log density and
 gradient, outside any sampler), bulk ESS (on canonical draws for stacks) per second. Backends:
@@ -10,7 +10,8 @@ unconstrained scale: bayesstack's default, numpyro's, and for ``hand-pymc`` set 
 nutpie's ``initial_point_func``; so the routes differ in their code, not in where their chains
 start.
 
-Run ``python -m bayesstack.bench --help``; ``docs/performance.md`` has the results.
+Run ``python -m benchmarks backends --help`` from a checkout; ``docs/performance.md`` has the
+results.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
-from bayesstack.benchmodels import SIZES, BenchSize, floor_jax, floor_numba, hand_numpyro, hand_pymc
 from bayesstack.errors import BayesstackError
+from benchmarks.models import SIZES, BenchSize, floor_jax, floor_numba, hand_numpyro, hand_pymc
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +106,9 @@ def _point(n_dim: int, seed: int = 1) -> np.ndarray:
 
 def _jax_model_logp(model):
     """The JAX log density of bayesstack's ``model`` as a function of one flat vector."""
-    from bayesstack import jaxnuts
+    from bayesstack.inference import jaxnuts
 
-    logp_fn, _, names, dnames, _ = jaxnuts._jaxify(model)
+    logp_fn, _, names, dnames, _ = jaxnuts.jaxify_model(model)
     ip = model.initial_point()
     shapes = [np.shape(ip[n]) for n in names]
     data = jaxnuts.data_arrays(model, dnames)
@@ -125,9 +127,9 @@ def _jax_model_logp(model):
 def _fit_bayesstack(
     size, backend, X, y, chains, tune, draws, seed, floor_s, target_accept=None
 ) -> _Fit:
-    from bayesstack import backends
-    from bayesstack.builder import build_model
-    from bayesstack.sampling import fit
+    from bayesstack.inference import backends
+    from bayesstack.inference.sampling import fit
+    from bayesstack.model.builder import build_model
 
     spec = size.spec()
     t0 = time.perf_counter()
@@ -140,7 +142,7 @@ def _fit_bayesstack(
         logp, n_dim = _jax_model_logp(model)
         floor = floor_jax(logp, _point(n_dim), floor_s)
     else:
-        cm, _ = backends._nutpie_compiled(model, spec)
+        cm, _ = backends.nutpie_compiled(model, spec)
         floor = floor_numba(cm, _point(cm.n_dim), floor_s)
     steps = int(stats["n_steps"].sum()) + int(stats.attrs["warmup_n_steps"])
     return _Fit(
@@ -159,7 +161,7 @@ def hand_pymc_compiled(model):
     """The hand-written PyMC ``model`` compiled by nutpie, started from U(-2, 2) like bayesstack."""
     import nutpie
 
-    from bayesstack.backends import uniform_start
+    from bayesstack.inference.backends import uniform_start
 
     cm = nutpie.compile_pymc_model(model, backend="numba")
     return dataclasses.replace(cm, initial_point_func=uniform_start(cm.n_dim))
@@ -281,7 +283,7 @@ def compile_models(sizes: Sequence[str], seed: int = 0) -> None:
     """Compile bayesstack's and the hand-written PyMC model of every size with nutpie (numba)."""
     import nutpie
 
-    from bayesstack.builder import build_model
+    from bayesstack.model.builder import build_model
 
     for name in sizes:
         X, y = SIZES[name].data(seed)
@@ -296,14 +298,14 @@ def warm_up(sizes: Sequence[str], backends: Sequence[str], seed: int = 0) -> Non
     before, whichever backend comes first.
     """
     if {"nutpie", "hand-pymc"} & set(backends):
-        code = (
-            f"from bayesstack.bench import compile_models; compile_models({list(sizes)!r}, {seed})"
-        )
-        subprocess.run([sys.executable, "-c", code], check=False, capture_output=True)
+        code = "from benchmarks.backends import compile_models; "
+        code += f"compile_models({list(sizes)!r}, {seed})"
+        root = Path(__file__).resolve().parents[1]  # the checkout, where `benchmarks` imports
+        subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, cwd=root)
         _fit_bayesstack(SIZES["a"], "nutpie", *SIZES["a"].data(seed), 1, 5, 5, seed, 0.01)
     if {"numpyro", "hand-numpyro"} & set(backends):
         _fit_bayesstack(SIZES["e"], "numpyro", *SIZES["e"].data(seed), 1, 5, 5, seed, 0.01)
-    from bayesstack.backends import clear_caches
+    from bayesstack.inference.backends import clear_caches
 
     clear_caches()  # the timed fits compile from scratch
 
@@ -361,7 +363,7 @@ def run_benchmarks(
     Parameters
     ----------
     sizes : sequence of str
-        Keys of :data:`bayesstack.benchmodels.SIZES` (``"a"`` ... ``"e"``).
+        Keys of :data:`benchmarks.models.SIZES` (``"a"`` ... ``"e"``).
     backends : sequence of str
         Any of :data:`BACKENDS`; ``numpyro`` and ``hand-numpyro`` need the ``jax`` extra.
     quick : bool
@@ -401,7 +403,7 @@ def run_benchmarks(
     if any(b in ("numpyro", "hand-numpyro") for b in backends):
         configure_jax(chains)
     warm_up(sizes, backends, seed)
-    from bayesstack.backends import clear_caches
+    from bayesstack.inference.backends import clear_caches
 
     rows = []
     for name, rep in ((n, r) for n in sizes for r in range(repeats)):
@@ -526,8 +528,8 @@ def scaling(
     """The floor against N (width 10) and against width (N = 1000): numba, PyMC-to-JAX, JAX."""
     import nutpie
 
-    from bayesstack.benchmodels import hand_jax_logp
-    from bayesstack.builder import build_model
+    from bayesstack.model.builder import build_model
+    from benchmarks.models import hand_jax_logp
 
     configure_jax(1)
     floor_s = 0.05 if quick else 0.5
@@ -596,8 +598,8 @@ def reuse(
     size: str = "b", backends: Sequence[str] = ("numpyro", "nutpie"), *, quick: bool = False
 ) -> list[ReuseRow]:
     """Time a cold fit, the same fit again, and a fit on new data, per backend."""
-    from bayesstack.backends import clear_caches
-    from bayesstack.sampling import fit
+    from bayesstack.inference.backends import clear_caches
+    from bayesstack.inference.sampling import fit
 
     n = 30 if quick else 200
     rows = []
@@ -633,9 +635,8 @@ def reuse_markdown(rows: Sequence[ReuseRow]) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m bayesstack.bench``: run the benchmarks and print Markdown."""
-    p = argparse.ArgumentParser(prog="python -m bayesstack.bench", description=__doc__)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``python -m benchmarks backends``."""
     p.add_argument("--sizes", default=",".join(SIZES))
     p.add_argument("--backends", default=",".join(BACKENDS))
     p.add_argument("--chains", type=int, default=2)
@@ -647,8 +648,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument(
         "--target-accept", type=float, default=None, help="NUTS target acceptance of every route"
     )
-    a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+
+def run(a: argparse.Namespace) -> None:
+    """Run the backend benchmarks and print Markdown tables."""
     rows = run_benchmarks(
         a.sizes.split(","),
         a.backends.split(","),
@@ -663,7 +666,3 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(reuse_markdown(reuse(quick=a.quick)), flush=True)
     if a.scaling:
         print(scaling_markdown(scaling(quick=a.quick)), flush=True)
-
-
-if __name__ == "__main__":
-    main()

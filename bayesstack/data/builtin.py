@@ -14,8 +14,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from bayesstack.data import Dataset, from_frame, validate, validate_trials
+from bayesstack.data.dataset import Dataset, from_frame, validate, validate_trials
 from bayesstack.errors import DataError
+from bayesstack.registry import FAMILIES, LINKS
 
 __all__ = [
     "DEFAULT_DATASET",
@@ -144,21 +145,10 @@ def _load_teacher(family: str) -> Dataset:
     X = _teacher_X()
     eta = np.tanh(X @ _W1 + _B1) @ _W2 + _B2
     rng = np.random.default_rng([TEACHER_SEED, _TEACHER_STREAM[family]])
-    trials = None
-    if family == "gaussian":
-        y = eta + _SIGMA * rng.standard_normal(TEACHER_N)
-    elif family == "student_t":
-        y = eta + _SIGMA * rng.standard_t(_NU, TEACHER_N)
-    elif family == "bernoulli":
-        y = rng.binomial(1, 1.0 / (1.0 + np.exp(-eta)))
-    elif family == "binomial":
-        trials = validate_trials(_TRIALS, TEACHER_N)
-        y = rng.binomial(trials, 1.0 / (1.0 + np.exp(-eta)))
-    elif family == "poisson":
-        y = rng.poisson(np.exp(eta))
-    else:  # negative_binomial as a gamma-Poisson mixture with mean mu
-        mu = np.exp(eta)
-        y = rng.poisson(rng.gamma(shape=_ALPHA, scale=mu / _ALPHA))
+    row = FAMILIES[family]
+    trials = validate_trials(_TRIALS, TEACHER_N) if row.support.needs_trials else None
+    mu = LINKS[_TEACHER_LINK[family]].numpy(eta)
+    y = row.simulate(rng, mu, trials, **_NUISANCE[family])
     X, y = validate(X, y, family, trials=trials)
     return Dataset(
         X=X,

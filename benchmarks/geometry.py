@@ -11,7 +11,7 @@ CPU time is printed beside wall time: on a busy machine it is the better guide. 
 the analysis uses (JAX, PyTensor, PyMC, ArviZ) are imported before the clock starts, as they
 are after the fit that made the run; their import time is printed separately.
 
-Run:  .venv/bin/python tests/benchmarks/bench_geometry.py [--hidden 10,10] [--run PATH]
+Run:  .venv/bin/python -m benchmarks geometry [--hidden 10,10] [--run PATH]
       [--map-starts K] [--no-map-from-chains] [--directions M] [--no-curvature]
       [--hessian-budget B] [--max-cells C]
 
@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from bayesstack.network import flatten, forward, param_shapes, weight_names
+from bayesstack.model.network import flatten, forward, param_shapes, weight_names
 from bayesstack.spec import Layer, Spec
 
 CHAINS, DRAWS, D, N = 8, 1000, 5, 1000
@@ -36,7 +36,7 @@ CHAINS, DRAWS, D, N = 8, 1000, 5, 1000
 def make_run(hidden: tuple[int, ...] = (10, 10), seed: int = 0):
     """The synthetic run and its spec."""
     from bayesstack.geometry.symmetry import apply, random_element
-    from bayesstack.geometry.synthetic import run_from_draws
+    from bayesstack.testing import run_from_draws
 
     rng = np.random.default_rng(seed)
     spec = Spec(
@@ -71,9 +71,8 @@ def make_run(hidden: tuple[int, ...] = (10, 10), seed: int = 0):
     return spec, run
 
 
-def main() -> None:
-    """Print timings of canonicalisation and of the full analysis."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of ``python -m benchmarks geometry``."""
     ap.add_argument("--hidden", default="10,10", help="hidden units per layer")
     ap.add_argument("--run", default=None, help="a saved run to analyse instead")
     ap.add_argument("--map-starts", type=int, default=0, help="dispersed MAP starts")
@@ -82,8 +81,10 @@ def main() -> None:
     ap.add_argument("--no-curvature", action="store_true")
     ap.add_argument("--hessian-budget", type=float, default=None, help="Hessian check budget")
     ap.add_argument("--max-cells", type=float, default=None, help="R-hat thinning budget")
-    args = ap.parse_args()
 
+
+def run(args: argparse.Namespace) -> None:
+    """Print timings of canonicalisation and of the full analysis."""
     t = time.perf_counter()
     import arviz  # noqa: F401
     import jax  # noqa: F401
@@ -95,7 +96,7 @@ def main() -> None:
     print(f"imports (not timed below): {time.perf_counter() - t:.2f} s")
     t = time.perf_counter()
     if args.run:
-        from bayesstack.io import load
+        from bayesstack.inference.io import load
 
         run = load(args.run)
         print(f"setup (load {args.run}): {time.perf_counter() - t:.2f} s")
@@ -143,7 +144,3 @@ def main() -> None:
         f"Hessian draws {res.hessian.n_evaluated}, R-hat draws per chain: weights "
         f"{res.rhat.draws_weights}, function {res.rhat.draws_function}"
     )
-
-
-if __name__ == "__main__":
-    main()

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesstack.data import FAMILIES, Dataset, from_csv, from_frame, validate, validate_trials
+from bayesstack.data import Dataset, from_csv, from_frame, validate, validate_trials
 from bayesstack.errors import BayesstackError, DataError
+from bayesstack.registry import FAMILIES
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import pytest
 import xarray as xr
 
 import bayesstack as bs
-from bayesstack import backends, jaxnuts
-from bayesstack.builder import build_model
+from bayesstack.inference import backends, jaxnuts
+from bayesstack.model.builder import build_model
 from bayesstack.spec import Layer, Prior, Spec
 
 pytest.importorskip("numpyro")
@@ -66,7 +66,7 @@ SPECS = [
 def test_jax_graph_equals_pymc(spec, rng):
     X, y = _data(spec.family)
     model = build_model(spec, X, y)
-    logp_fn, out_fn, names, dnames, onames = jaxnuts._jaxify(model)
+    logp_fn, out_fn, names, dnames, onames = jaxnuts.jaxify_model(model)
     data = jaxnuts.data_arrays(model, dnames)
     fast = {"mode": "FAST_COMPILE"}  # the reference: PyTensor's Python implementations
     logp = model.compile_logp(**fast)
@@ -207,76 +207,6 @@ def test_dask_needs_a_per_chain_sampler(spec, data):
     assert "\n" not in str(e.value)
 
 
-def test_bench_quick():
-    from bayesstack import bench
-
-    rows = bench.run_benchmarks(["e"], ["numpyro"], quick=True, seed=3, repeats=2)
-    assert [(r.backend, r.seed) for r in rows] == [("numpyro", 3), ("numpyro", 4)]
-    for r in rows:
-        assert r.floor_us > 0 and r.grad_evals > 0 and r.min_ess > 0 and r.wall >= r.sample
-    md = bench.to_markdown(rows)
-    assert "| e | numpyro |" in md
-
-
-def test_bench_passes_target_accept_to_every_route(monkeypatch):
-    """``--target-accept`` reaches bayesstack's fit, nutpie and numpyro's NUTS (stubbed)."""
-    import numpyro.infer
-    import nutpie
-
-    from bayesstack import bench, sampling
-    from bayesstack.benchmodels import SIZES
-
-    class Called(Exception):
-        pass
-
-    def stub(*args, **kw):
-        raise Called(kw)
-
-    size = SIZES["e"]
-    args = (*size.data(0), 1, 5, 5, 0, 0.01, 0.9)
-    for target, attr, fit_route in (
-        (sampling, "fit", lambda: bench._fit_bayesstack(size, "numpyro", *args)),
-        (nutpie, "sample", lambda: bench._fit_hand_pymc(size, *args)),
-        (numpyro.infer, "NUTS", lambda: bench._fit_hand_numpyro(size, *args)),
-    ):
-        monkeypatch.setattr(target, attr, stub)
-        with pytest.raises(Called) as e:
-            fit_route()
-        kw = e.value.args[0]
-        assert kw.get("target_accept", kw.get("target_accept_prob")) == 0.9, attr
-
-
-def test_bench_ratios_pair_fits_of_one_seed():
-    from bayesstack import bench
-
-    def row(backend, seed, wall):
-        vals = dict.fromkeys(bench.BenchRow.__dataclass_fields__, 1.0)
-        return bench.BenchRow(
-            **{**vals, "size": "a", "backend": backend, "seed": seed, "wall": wall}
-        )
-
-    rows = [row("nutpie", 0, 2.0), row("hand-pymc", 0, 4.0), row("nutpie", 1, 3.0)]
-    rows += [row("hand-pymc", 1, 2.0), row("nutpie", 2, 9.0)]  # seed 2 has no partner
-    got = {(p, w): v for _, p, w, _, v in bench.ratios(rows)}
-    assert got["nutpie / hand-pymc", "wall"] == [0.5, 1.5]
-    md = bench.to_markdown(rows)
-    assert "| a | nutpie / hand-pymc | wall | <= 1.05 | 1.00 | 0.50, 1.50 |" in md
-
-
-def test_bench_hand_pymc_starts_like_bayesstack():
-    """U(-2, 2) starts, not nutpie's default (support point + U(-1, 1) jitter: all within 1.5)."""
-    from bayesstack import bench
-    from bayesstack.benchmodels import SIZES
-
-    size = SIZES["a"]
-    cm = bench.hand_pymc_compiled(bench.hand_pymc(size, *size.data(0)))
-    starts = np.stack([cm.initial_point_func(s) for s in range(4)])
-    assert starts.shape == (4, cm.n_dim)
-    assert np.abs(starts).max() <= 2.0
-    assert (np.abs(starts).max(axis=1) > 1.5).all()
-    assert len({z.tobytes() for z in starts}) == 4
-
-
 def test_jax_route_is_numpyros_nuts():
     """Same key, same start: the compiled chain program draws what numpyro's ``MCMC`` draws.
 
@@ -288,7 +218,7 @@ def test_jax_route_is_numpyros_nuts():
 
     X, y = _data("gaussian", n=40, d=2, seed=5)
     model = build_model(Spec("glm", "gaussian"), X, y)
-    logp_fn, _, names, dnames, _ = jaxnuts._jaxify(model)
+    logp_fn, _, names, dnames, _ = jaxnuts.jaxify_model(model)
     data = jaxnuts.data_arrays(model, dnames)
     prog, _ = jaxnuts.chain_program(model, ("equiv-test",), tune=25, draws=10, target_accept=0.8)
     start = backends.chain_starts(model, [7], "uniform")[0]

@@ -18,25 +18,15 @@ import numpy as np
 import pandas as pd
 
 from bayesstack.errors import DataError
+from bayesstack.registry import FAMILIES
 
 __all__ = [
-    "FAMILIES",
     "Dataset",
     "from_csv",
     "from_frame",
     "validate",
     "validate_trials",
 ]
-
-#: Families whose support of ``y`` this module checks.
-FAMILIES: tuple[str, ...] = (
-    "gaussian",
-    "student_t",
-    "bernoulli",
-    "binomial",
-    "poisson",
-    "negative_binomial",
-)
 
 # Relative tolerance below which a column's standard deviation counts as zero.
 _CONST_RTOL = 1e-12
@@ -287,32 +277,21 @@ def validate_trials(trials: Any, n: int) -> np.ndarray:
 
 
 def _check_support(y: np.ndarray, family: str, ylabel: str, trials: np.ndarray | None) -> None:
-    integer = y == np.round(y)
-    if family == "bernoulli":
-        bad = _first_bad((y != 0) & (y != 1))
-        need = "0 or 1 (encode the two classes as 0/1)"
-    elif family in ("poisson", "negative_binomial"):
-        bad = _first_bad((y < 0) | ~integer)
-        need = "a non-negative integer count"
-    elif family == "binomial":
-        assert trials is not None
-        bad = _first_bad((y < 0) | ~integer)
-        need = "an integer number of successes >= 0"
-        if bad is None:
-            over = _first_bad(y > trials)
-            if over is not None:
-                raise DataError(
-                    f"{ylabel} = {_fmt(float(y[over]))} at row {over} exceeds its trials "
-                    f"({int(trials[over])}) for family 'binomial'; y counts successes out of "
-                    "trials, so check y and trials"
-                )
-    else:  # gaussian, student_t: any real number
-        return
+    support = FAMILIES[family].support
+    bad = _first_bad(support.invalid(y))
     if bad is not None:
         raise DataError(
             f"{ylabel} = {_fmt(float(y[bad]))} at row {bad} is not valid for family "
-            f"{family!r}: each value must be {need}"
+            f"{family!r}: each value must be {support.need}"
         )
+    if support.needs_trials:
+        over = _first_bad(y > trials)
+        if over is not None:
+            raise DataError(
+                f"{ylabel} = {_fmt(float(y[over]))} at row {over} exceeds its trials "
+                f"({int(trials[over])}) for family {family!r}; y counts successes out of "
+                "trials, so check y and trials"
+            )
 
 
 def validate(X: Any, y: Any, family: str, *, trials: Any = None) -> tuple[np.ndarray, np.ndarray]:
@@ -326,7 +305,7 @@ def validate(X: Any, y: Any, family: str, *, trials: Any = None) -> tuple[np.nda
     y : array-like or pandas.Series
         Response, ``(N,)`` (an ``(N, 1)`` column is flattened).
     family : str
-        One of :data:`FAMILIES`; fixes the support ``y`` must lie in.
+        A family of ``registry.FAMILIES``; fixes the support ``y`` must lie in.
     trials : int or array-like, optional
         Binomial trial counts (required for, and only allowed with, ``family="binomial"``).
 
@@ -370,10 +349,10 @@ def validate(X: Any, y: Any, family: str, *, trials: Any = None) -> tuple[np.nda
             "missing/infinite values"
         )
     tr = None
-    if family == "binomial":
+    if FAMILIES[family].support.needs_trials:
         if trials is None:
             raise DataError(
-                "family 'binomial' needs trials; give trials (--trials N or a column name)"
+                f"family {family!r} needs trials; give trials (--trials N or a column name)"
             )
         tr = validate_trials(trials, ya.shape[0])
     elif trials is not None:

@@ -4,72 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-from dataclasses import dataclass
 from typing import Literal
 
 import pymc as pm
 import xarray as xr
 
-from bayesstack.backends import (
-    DEFAULT_SAMPLER,
-    PER_CHAIN,
-    SAMPLERS,
-    require,
-    run_chains,
-    sample_pm,
-    to_datatree,
-)
-from bayesstack.builder import build_model
-from bayesstack.errors import BayesstackError, check_int
-from bayesstack.io import SPEC_ATTR, spec_of
+from bayesstack.errors import BayesstackError
+from bayesstack.inference.backends import run_chains, sample_pm, to_datatree
+from bayesstack.inference.io import SPEC_ATTR
+from bayesstack.inference.settings import DEFAULT_SAMPLER, PER_CHAIN, FitSettings, require
+from bayesstack.model.builder import build_model
 from bayesstack.spec import Spec
 
 log = logging.getLogger(__name__)
 
 Sampler = Literal["numpyro", "nutpie", "pymc", "blackjax"]
-INITS = ("uniform", "prior", "jitter")
-
-
-@dataclass(frozen=True)
-class FitSettings:
-    """Sampler settings, stored with the run so that it can be regenerated."""
-
-    draws: int = 1000
-    tune: int = 1000
-    chains: int = 4
-    seed: int = 0
-    sampler: str = DEFAULT_SAMPLER
-    init: str = "uniform"
-    target_accept: float = 0.8
-    cores: int | None = None
-
-    def __post_init__(self) -> None:
-        lowest = {"draws": 1, "tune": 0, "chains": 1, "seed": 0, "cores": 1}
-        for name, low in lowest.items():
-            v = getattr(self, name)
-            if name == "cores" and v is None:
-                continue
-            object.__setattr__(self, name, check_int(name, v, low))  # numpy integers too
-        if self.sampler not in SAMPLERS:
-            raise BayesstackError(
-                f"sampler: unknown sampler {self.sampler!r}; use one of {', '.join(SAMPLERS)}"
-            )
-        if self.init not in INITS:
-            raise BayesstackError(
-                f"init: unknown init {self.init!r}; use one of {', '.join(INITS)}"
-            )
-        if not 0 < self.target_accept < 1:
-            raise BayesstackError(f"target_accept: must be in (0, 1), got {self.target_accept!r}")
-
-    @property
-    def n_cores(self) -> int:
-        """Cores used: ``cores`` or all available, never more than chains."""
-        return max(1, min(self.chains, self.cores or os.cpu_count() or 1))
-
-    def to_dict(self) -> dict:
-        """Plain dict of the settings."""
-        return dict(self.__dict__)
 
 
 def fit(
@@ -141,8 +90,8 @@ def fit(
         ``constant_data``; attrs ``bayesstack_spec`` (JSON), ``feature_names`` (JSON),
         ``target``, ``dataset``, ``bayesstack_version`` and ``fit_settings`` (JSON).
     """
-    from bayesstack import __version__
-    from bayesstack.data import Dataset
+    from bayesstack._version import __version__
+    from bayesstack.data.dataset import Dataset
 
     if isinstance(X, Dataset):
         data = X
@@ -179,7 +128,7 @@ def _sample(model, spec, settings, progressbar, client, scheduler, chains_per_ta
     if settings.sampler not in PER_CHAIN:
         return sample_pm(model, settings, progressbar)
     if client is not None or scheduler is not None:
-        from bayesstack.distributed import run_chains_dask
+        from bayesstack.inference.distributed import run_chains_dask
 
         run = run_chains_dask(
             spec,
@@ -192,19 +141,3 @@ def _sample(model, spec, settings, progressbar, client, scheduler, chains_per_ta
     else:
         run = run_chains(model, spec, settings, range(settings.chains), settings.n_cores)
     return to_datatree(model, run, library=settings.sampler, tune=settings.tune)
-
-
-def model_of(run: xr.DataTree, **kw) -> pm.Model:
-    """Rebuild a run's PyMC model from its spec and stored data."""
-    missing = [g for g in ("constant_data", "observed_data") if g not in run.children]
-    if missing:
-        raise BayesstackError(
-            f"run: no {' or '.join(map(repr, missing))} group; it was not written by "
-            "bayesstack.fit, or the file is damaged"
-        )
-    cd, od = run["constant_data"], run["observed_data"]
-    trials = cd["trials"].values if "trials" in cd else None
-    names = json.loads(run.attrs.get("feature_names", "null"))
-    return build_model(
-        spec_of(run), cd["X"].values, od["y"].values, trials=trials, feature_names=names, **kw
-    )

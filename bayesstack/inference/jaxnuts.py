@@ -56,7 +56,7 @@ _CACHE_SIZE = 16
 _LOCK = threading.Lock()
 
 
-def _jaxify(model: pm.Model):
+def jaxify_model(model: pm.Model):
     """JAX functions of (value vars, data): the log density, and the outputs per draw.
 
     The outputs are the posterior variables, then the pointwise log-likelihood of every
@@ -154,7 +154,7 @@ def chain_program(
         import jax
 
         t0 = time.perf_counter()
-        logp_fn, out_fn, vnames, dnames, onames = _jaxify(model)
+        logp_fn, out_fn, vnames, dnames, onames = jaxify_model(model)
         fn = _chain_fn(logp_fn, out_fn, tune, draws, target_accept, max_treedepth)
         ip = model.initial_point()
         start = tuple(np.asarray(ip[n], dtype="float64") for n in vnames)

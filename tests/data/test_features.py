@@ -3,7 +3,7 @@ import json
 import numpy as np
 import xarray as xr
 
-from bayesstack.report.features import (
+from bayesstack.data.features import (
     FEATURE_MAP_ATTR,
     feature_map_of,
     polynomial_features,

@@ -10,8 +10,8 @@ import pytest
 import xarray as xr
 
 import bayesstack as bs
-from bayesstack import backends
-from bayesstack.datasets import load_dataset
+from bayesstack.data.builtin import load_dataset
+from bayesstack.inference import backends
 
 GROUPS = {"posterior", "sample_stats", "log_likelihood", "observed_data", "constant_data"}
 
@@ -79,7 +79,7 @@ def test_load_garbage(tmp_path):
 
 
 def test_model_of_rebuilds_the_model(tanh_run):
-    m = bs.model_of(tanh_run)
+    m = bs.model_from_run(tanh_run)
     assert m["X"].get_value().shape == (200, 2)
 
 
@@ -108,7 +108,7 @@ def test_blackjax_after_jax_started_with_one_device():
         "import jax, jax.numpy as jnp; jnp.zeros(1).block_until_ready()\n"
         "assert jax.local_device_count() == 1\n"
         "import bayesstack as bs\n"
-        "from bayesstack.datasets import load_dataset\n"
+        "from bayesstack.data.builtin import load_dataset\n"
         "run = bs.fit(bs.load_spec('models/glm-gaussian.toml'), load_dataset('teacher-gaussian'),"
         " chains=2, draws=20, tune=20, seed=1, sampler='blackjax', cores=1)\n"
         "print(run.posterior['W1'].shape)\n"
@@ -141,7 +141,7 @@ def test_bad_settings():
 
 def test_numpy_integer_settings_are_plain_ints():
     """Seeds and counts from numpy (``rng.integers``) are accepted and stored as ints."""
-    from bayesstack.sampling import FitSettings
+    from bayesstack.inference.settings import FitSettings
 
     s = FitSettings(draws=np.int64(10), tune=np.int32(0), chains=np.int64(2), seed=np.uint32(7))
     assert (s.draws, s.tune, s.chains, s.seed) == (10, 0, 2, 7)
