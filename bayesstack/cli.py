@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -276,14 +277,19 @@ def bench(ctx: typer.Context) -> None:
     raise typer.Exit(run_benchmarks(args))
 
 
-def main() -> None:
-    """Entry point: user errors become one line on stderr and exit code 2."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``) and return the exit code.
+
+    User errors become one line on stderr and exit code 2; an interrupt gives 130.
+    """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app()
+        app(args=None if argv is None else list(argv), prog_name="bayesstack")
+    except SystemExit as e:  # typer exits on its own: --help, usage errors, typer.Exit
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except BayesstackError as e:
         err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(2)
+        return 2
     except MemoryError as e:
         err.print(
             f"error: not enough memory ({e}); use a smaller model or less data",
@@ -291,11 +297,12 @@ def main() -> None:
             highlight=False,
             soft_wrap=True,
         )
-        sys.exit(2)
+        return 2
     except KeyboardInterrupt:
         err.print("interrupted")
-        sys.exit(130)
+        return 130
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

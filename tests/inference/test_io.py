@@ -2,7 +2,6 @@
 
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -32,11 +31,9 @@ def synthetic_run(seed=0):
 
 
 def cli(args, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["bayesstack", *map(str, args)])
-    with pytest.raises(SystemExit) as e:
-        main()
+    code = main([str(a) for a in args])
     cap = capsys.readouterr()
-    assert e.value.code == 2, cap.err
+    assert code == 2, cap.err
     assert cap.err.startswith("error: ") and cap.err.count("\n") == 1, cap.err
     return cap.err
 
