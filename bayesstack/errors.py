@@ -16,6 +16,10 @@ class DataError(BayesstackError):
     """Data are malformed or do not fit the model's family."""
 
 
+class SizeError(BayesstackError):
+    """A model is over a documented size limit on its data (see ``bayesstack.limits``)."""
+
+
 class _ShortRepr(reprlib.Repr):
     """``reprlib`` with small budgets, and integers of any size (``repr`` refuses > 4300 digits)."""
 

@@ -23,6 +23,7 @@ from bayesstack.backends import (
 from bayesstack.builder import build_model
 from bayesstack.errors import BayesstackError, check_int
 from bayesstack.io import SPEC_ATTR, spec_of
+from bayesstack.limits import check_size
 from bayesstack.spec import Spec
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def fit(
     client=None,
     dask_scheduler: str | None = None,
     chains_per_task: int | None = None,
+    allow_large: bool = False,
 ) -> xr.DataTree:
     """Fit ``spec`` to data by NUTS and return an ArviZ ``DataTree``.
 
@@ -133,6 +135,9 @@ def fit(
         Address of a Dask scheduler (``"tcp://HOST:PORT"``) to connect to instead of ``client``.
     chains_per_task : int, optional
         Chains per Dask task (default: spread the chains evenly over the workers' threads).
+    allow_large : bool
+        Fit a spec over the size limits of :mod:`bayesstack.limits` (depth, units, parameters,
+        memory), which are otherwise refused before the model is built.
 
     Returns
     -------
@@ -156,6 +161,7 @@ def fit(
         raise BayesstackError(
             f"sampler: Dask runs the samplers {', '.join(PER_CHAIN)}, not {sampler!r}"
         )
+    check_size(spec, X, chains=chains, draws=draws, allow_large=allow_large)
     model = build_model(spec, X, y, trials=trials, feature_names=feature_names)
     log.info("fitting %s with %s: %d chains", spec.name, sampler, chains)
     idata = _sample(model, spec, settings, progressbar, client, dask_scheduler, chains_per_task)
