@@ -275,7 +275,7 @@ class Spec:
         try:
             d = json.loads(text)
         except (ValueError, TypeError, RecursionError) as e:
-            raise SpecError(f"spec JSON: not valid JSON ({short_repr(e, 120)})") from None
+            raise SpecError(f"spec JSON: not valid JSON ({_reason(e)})") from None
         return cls.from_dict(d)
 
     @classmethod

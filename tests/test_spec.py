@@ -353,8 +353,11 @@ def test_unusable_spec_paths(path):
 
 @pytest.mark.parametrize("text", ["{", "[]", "null", "[" * 100_000, '{"name": 1e999}'])
 def test_from_json_of_anything_is_a_spec_error(text):
-    with pytest.raises(SpecError):
+    with pytest.raises(SpecError) as e:
         Spec.from_json(text)
+    assert "\n" not in str(e.value) and len(str(e.value)) < 300
+    if text in ("{", "[" * 100_000):
+        assert str(e.value).startswith("spec JSON: not valid JSON (")
 
 
 # --- hard caps: sizes no override can make sensible, refused at once ------------------------
