@@ -85,6 +85,9 @@ def fit(
     dask_scheduler: Annotated[
         str | None, typer.Option(help="Run chain groups on a Dask cluster: tcp://HOST:PORT")
     ] = None,
+    allow_large: Annotated[
+        bool, typer.Option("--allow-large", help="Fit a spec over the size limits too")
+    ] = False,
 ) -> None:
     """Fit a model spec by MCMC and save the run."""
     import bayesstack as bs
@@ -106,6 +109,7 @@ def fit(
         cores=cores,
         dask_scheduler=dask_scheduler,
         progressbar=sys.stderr.isatty(),
+        allow_large=allow_large,
         **kw,
     )
     bs.save(run, out_path)

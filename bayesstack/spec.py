@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bayesstack.errors import SpecError
+from bayesstack.errors import SpecError, short_repr
 from bayesstack.registry import ACTIVATIONS, FAMILIES, PRIORS, REFUSED_LINKS, choices
+
+#: Hard caps of a spec: beyond them no machine can hold or compile the model, so no override
+#: (``allow_large``) lifts them. The soft, overridable limits are in ``bayesstack.limits``.
+MAX_DEPTH = 1_000  # a 300-layer stack of 1-unit layers already compiled for > 6 min at 15.7 GB
+MAX_UNITS = 1_000_000  # per layer: N x units x 8 bytes is 8 GB per 1,000 observations
+MAX_HIDDEN_WEIGHTS = 100_000_000  # weights between hidden layers: 800 MB per draw of them
+MAX_TRIALS = 2**53  # binomial trials: exact in float64, and in any JSON reader
+MAX_NAME = 200  # characters of a spec's name (it goes into file names and titles)
+MAX_SPEC_BYTES = 1 << 20  # a spec file is a few hundred bytes; 1 MiB is read at most
+_HARD = "even with allow_large=True or --allow-large"
 
 _TOP_KEYS = {"name", "family", "link", "layers", "output", "priors", "trials", "description"}
 _LAYER_KEYS = {"units", "activation", "bias", "priors"}
@@ -39,29 +51,58 @@ class Prior:
         """The TOML/JSON form, e.g. ``{"dist": "normal", "sigma": 1.0}``."""
         return {"dist": self.dist, **dict(self.params)}
 
+    def to_toml(self) -> str:
+        """The TOML inline table, e.g. ``{ dist = "normal", sigma = 1.0 }``."""
+        return (
+            "{ "
+            + ", ".join([f'dist = "{self.dist}"', *(f"{k} = {v!r}" for k, v in self.params)])
+            + " }"
+        )
+
     @classmethod
-    def from_dict(cls, d: Any, where: str, *, positive: bool = False) -> Prior:
-        """Parse and check a prior table; ``where`` names the field in errors."""
+    def from_dict(
+        cls, d: Any, where: str, *, positive: bool = False, example: Prior | None = None
+    ) -> Prior:
+        """Parse and check a prior table; ``where`` names the field in errors.
+
+        ``positive`` selects the priors of positive quantities (noise, nu, dispersion);
+        ``example`` is the valid table that a message suggests (the field's default).
+        """
         if not isinstance(d, dict) or "dist" not in d:
-            raise SpecError(f'{where}: expected a table like {{ dist = "normal", sigma = 1.0 }}')
+            raise SpecError(_expected_prior(d, where, positive, example))
         name = d["dist"]
-        kind = PRIORS.get(name)
+        kind = PRIORS.get(name) if isinstance(name, str) else None
         if kind is None or kind.positive != positive:
             valid = {k: v for k, v in PRIORS.items() if v.positive == positive}
-            raise SpecError(f"{where}: unknown prior {name!r}; use one of {choices(valid)}")
+            raise SpecError(
+                f"{where}: unknown prior {short_repr(name)}; use one of {choices(valid)}"
+            )
+        _check_names(d, where)
         unknown = set(d) - {"dist", *kind.params}
         if unknown:
             raise SpecError(
-                f"{where}: unknown parameter {sorted(unknown)[0]!r} for prior {name!r}; "
+                f"{where}: unknown parameter {short_repr(sorted(unknown)[0])} for prior {name!r}; "
                 f"it takes {', '.join(kind.params)}"
             )
         params = []
         for p, default in zip(kind.params, kind.defaults, strict=True):
             v = d.get(p, default)
             if not _positive_finite(v):
-                raise SpecError(f"{where}.{p}: must be a finite positive number, got {v!r}")
+                raise SpecError(
+                    f"{where}.{p}: must be a finite positive number, got {short_repr(v)}"
+                )
             params.append((p, float(v)))
         return cls(name, tuple(params))
+
+
+def _expected_prior(d: Any, where: str, positive: bool, example: Prior | None) -> str:
+    """The message for a prior that is not a table with a ``dist``: a valid example for it."""
+    if example is None:
+        example = Prior("halfnormal", (("sigma", 1.0),)) if positive else normal()
+    msg = f"{where}: expected a table like {example.to_toml()}"
+    if positive and _positive_finite(d):  # a bare number: perhaps meant as a known constant
+        msg += f", or {Prior('fixed', (('value', float(d)),)).to_toml()} to fix it"
+    return f"{msg}; got {short_repr(d)}"
 
 
 def _positive_finite(v: Any) -> bool:
@@ -114,44 +155,34 @@ class Spec:
     output: Output = field(default_factory=Output)
     weights: Prior = field(default_factory=normal)
     bias: Prior = field(default_factory=normal)
-    noise: Prior = field(default_factory=lambda: Prior("halfnormal", (("sigma", 1.0),)))
-    nu: Prior = field(default_factory=lambda: Prior("gamma", (("alpha", 2.0), ("beta", 0.1))))
-    dispersion: Prior = field(default_factory=lambda: Prior("exponential", (("lam", 0.1),)))
+    noise: Prior = field(default_factory=lambda: _POSITIVE_DEFAULTS["noise"])
+    nu: Prior = field(default_factory=lambda: _POSITIVE_DEFAULTS["nu"])
+    dispersion: Prior = field(default_factory=lambda: _POSITIVE_DEFAULTS["dispersion"])
     trials: int | str | None = None
     description: str = ""
 
     def __post_init__(self) -> None:
-        fam = FAMILIES.get(self.family)
-        if fam is None:
+        _check_name(self.name)
+        if not isinstance(self.family, str) or self.family not in FAMILIES:
             raise SpecError(
-                f"family: unknown family {self.family!r}; use one of {choices(FAMILIES)}"
+                f"family: unknown family {short_repr(self.family)}; use one of {choices(FAMILIES)}"
             )
+        fam = FAMILIES[self.family]
+        if not isinstance(self.link, str):
+            raise SpecError(f"link: must be a string, got {short_repr(self.link)}")
         if not self.link:
             object.__setattr__(self, "link", fam.canonical_link)
         if self.link in REFUSED_LINKS:
             raise SpecError(
-                f"link: {self.link!r} is not offered ({REFUSED_LINKS[self.link]}); "
+                f"link: {short_repr(self.link)} is not offered ({REFUSED_LINKS[self.link]}); "
                 f"use one of {', '.join(fam.links)}"
             )
         if self.link not in fam.links:
             raise SpecError(
-                f"link: {self.link!r} is not allowed for family {self.family!r}; "
+                f"link: {short_repr(self.link)} is not allowed for family {self.family!r}; "
                 f"use one of {', '.join(fam.links)}"
             )
-        for i, layer in enumerate(self.layers, start=1):
-            if (
-                isinstance(layer.units, bool)
-                or not isinstance(layer.units, int)
-                or layer.units <= 0
-            ):
-                raise SpecError(
-                    f"layers[{i}].units: must be a positive integer, got {layer.units!r}"
-                )
-            if layer.activation not in ACTIVATIONS:
-                raise SpecError(
-                    f"layers[{i}].activation: unknown activation {layer.activation!r}; "
-                    f"use one of {choices(ACTIVATIONS)}"
-                )
+        _check_layers(self.layers)
 
     # --- structure -------------------------------------------------------------------------
     @property
@@ -241,7 +272,11 @@ class Spec:
     @classmethod
     def from_json(cls, text: str) -> Spec:
         """Inverse of :meth:`to_json`."""
-        return cls.from_dict(json.loads(text))
+        try:
+            d = json.loads(text)
+        except (ValueError, TypeError, RecursionError) as e:
+            raise SpecError(f"spec JSON: not valid JSON ({_reason(e)})") from None
+        return cls.from_dict(d)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str = "spec") -> Spec:
@@ -253,7 +288,18 @@ class Spec:
             The parsed table (see ``models/*.toml``).
         source : str
             What to call the spec in error messages (a file name).
+
+        Raises
+        ------
+        SpecError
+            One line naming the field and the fix, whatever ``d`` holds.
         """
+        source = _label(source)
+        if not isinstance(d, dict):
+            raise SpecError(
+                f"{source}: expected a table (dict) of spec fields, got "
+                f"{type(d).__name__} {short_repr(d)}"
+            )
         _check_keys(d, _TOP_KEYS, source)
         for key in ("name", "family", "link", "description"):
             if key in d:
@@ -270,21 +316,19 @@ class Spec:
                 kw[key] = Prior.from_dict(priors[key], f"priors.{key}")
         for key in ("noise", "nu", "dispersion"):
             if key in priors:
-                kw[key] = Prior.from_dict(priors[key], f"priors.{key}", positive=True)
+                kw[key] = Prior.from_dict(
+                    priors[key], f"priors.{key}", positive=True, example=_POSITIVE_DEFAULTS[key]
+                )
         raw_layers = d.get("layers", [])
         if not isinstance(raw_layers, list):
             raise SpecError(f"{source}: layers must be an array of tables ([[layers]])")
+        _check_depth(len(raw_layers))  # before parsing them
         layers = tuple(_parse_layer(x, i) for i, x in enumerate(raw_layers, start=1))
         out = d.get("output", {})
         _check_table(out, f"{source}: output")
         _check_keys(out, _OUTPUT_KEYS, f"{source}: output")
         ow, ob = _layer_priors(out.get("priors", {}), "output.priors")
-        trials = d.get("trials")
-        if trials is not None and (
-            isinstance(trials, bool)
-            or not (isinstance(trials, str) or (isinstance(trials, int) and trials > 0))
-        ):
-            raise SpecError(f"trials: must be a positive integer or a column name, got {trials!r}")
+        trials = _trials(d.get("trials"))
         return cls(
             name=d["name"],
             family=d["family"],
@@ -299,28 +343,116 @@ class Spec:
         )
 
 
+_POSITIVE_DEFAULTS = {
+    "noise": Prior("halfnormal", (("sigma", 1.0),)),
+    "nu": Prior("gamma", (("alpha", 2.0), ("beta", 0.1))),
+    "dispersion": Prior("exponential", (("lam", 0.1),)),
+}
+
+
+def _check_name(name: Any) -> None:
+    """A spec's name: one line of text, short enough for file names and titles."""
+    if not isinstance(name, str) or not name:
+        raise SpecError(f"name: must be a non-empty string, got {short_repr(name)}")
+    if len(name) > MAX_NAME:
+        raise SpecError(
+            f"name: {len(name)} characters is too long (at most {MAX_NAME}), got {short_repr(name)}"
+        )
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in name):
+        raise SpecError(
+            f"name: must be one line of text without control characters, got {short_repr(name)}"
+        )
+
+
+def _check_depth(depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise SpecError(
+            f"layers: {depth} hidden layers is more than any machine can compile "
+            f"(at most {MAX_DEPTH}, {_HARD})"
+        )
+
+
+def _check_layers(layers: Any) -> None:
+    """Every layer's width and activation, and the hard caps on depth and size."""
+    _check_depth(len(layers))
+    for i, layer in enumerate(layers, start=1):
+        units = layer.units
+        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+            raise SpecError(
+                f"layers[{i}].units: must be a positive integer, got {short_repr(units)}"
+            )
+        if units > MAX_UNITS:
+            raise SpecError(
+                f"layers[{i}].units: {short_repr(units)} units is more than any machine can fit "
+                f"(at most {MAX_UNITS} per layer, {_HARD})"
+            )
+        act = layer.activation
+        if not isinstance(act, str) or act not in ACTIVATIONS:
+            raise SpecError(
+                f"layers[{i}].activation: unknown activation {short_repr(act)}; "
+                f"use one of {choices(ACTIVATIONS)}"
+            )
+    hidden = sum(a.units * b.units for a, b in itertools.pairwise(layers))
+    if hidden > MAX_HIDDEN_WEIGHTS:
+        raise SpecError(
+            f"layers: {hidden} weights between hidden layers is more than any machine can fit "
+            f"(at most {MAX_HIDDEN_WEIGHTS}, {_HARD})"
+        )
+
+
+def _label(source: Any) -> str:
+    """``source`` as a message prefix: itself if it is short printable text, else its repr."""
+    if isinstance(source, str) and source.isprintable() and 0 < len(source) <= 100:
+        return source
+    return short_repr(source, 100)
+
+
+def _trials(trials: Any) -> int | str | None:
+    """The spec's binomial trials: a positive integer, a column name, or none."""
+    if trials is None:
+        return None
+    if isinstance(trials, str) and trials:
+        return trials
+    if isinstance(trials, int) and not isinstance(trials, bool) and 0 < trials <= MAX_TRIALS:
+        return trials
+    if isinstance(trials, int) and not isinstance(trials, bool) and trials > MAX_TRIALS:
+        raise SpecError(f"trials: at most {MAX_TRIALS} (2**53), got {short_repr(trials)}")
+    raise SpecError(
+        f"trials: must be a positive integer or a column name, got {short_repr(trials)}"
+    )
+
+
 def _check_table(d: Any, where: str) -> None:
     if not isinstance(d, dict):
-        raise SpecError(f"{where}: expected a table")
+        raise SpecError(f"{where}: expected a table, got {short_repr(d)}")
+
+
+def _check_names(d: dict, where: str) -> None:
+    """Field names are strings (TOML and JSON keys always are; a Python dict's may not be)."""
+    for k in d:
+        if not isinstance(k, str):
+            raise SpecError(f"{where}: field names must be strings, got {short_repr(k)}")
 
 
 def _check_keys(d: dict, valid: set[str], where: str) -> None:
+    _check_names(d, where)
     unknown = sorted(set(d) - valid)
     if unknown:
         raise SpecError(
-            f"{where}: unknown field {unknown[0]!r}; valid fields are {', '.join(sorted(valid))}"
+            f"{where}: unknown field {short_repr(unknown[0])}; "
+            f"valid fields are {', '.join(sorted(valid))}"
         )
 
 
 def _bool(v: Any, where: str) -> bool:
     if not isinstance(v, bool):
-        raise SpecError(f"{where}: must be true or false, got {v!r}")
+        raise SpecError(f"{where}: must be true or false, got {short_repr(v)}")
     return v
 
 
 def _str(v: Any, where: str) -> str:
     if not isinstance(v, str):
-        raise SpecError(f"{where}: must be a string, got {v!r}")
+        raise SpecError(f"{where}: must be a string, got {short_repr(v)}")
     return v
 
 
@@ -388,32 +520,86 @@ def load_spec(path: str | Path) -> Spec:
     Raises
     ------
     SpecError
-        When the file is missing, is not UTF-8 text, is not valid TOML, or names something
-        unknown.
+        One line, when the file is missing, larger than ``MAX_SPEC_BYTES``, not UTF-8 text or
+        not valid TOML, or when the spec is invalid (see :meth:`Spec.from_dict`).
     """
-    path = Path(path)
-    if not path.exists() and path.suffix == "" and path.parent == Path("."):
+    try:
+        path = Path(path)
+        missing, is_dir = not path.exists(), path.is_dir()
+    except TypeError:
+        raise SpecError(
+            f"spec: give a .toml file or a built-in spec name, got {short_repr(path)}"
+        ) from None
+    except (OSError, ValueError) as e:  # a name too long, a NUL byte
+        raise SpecError(f"spec file {_quote_path(path)}: cannot be read ({_reason(e)})") from None
+    if missing and path.suffix == "" and path.parent == Path("."):
         if path.name in builtin_specs():
             path = models_dir() / f"{path.name}.toml"
         else:
             raise SpecError(
-                f"spec {path.name!r}: no such file or built-in spec; give a .toml file or one "
-                f"of {', '.join(builtin_specs())}"
+                f"spec {short_repr(path.name)}: no such file or built-in spec; give a .toml file "
+                f"or one of {', '.join(builtin_specs())}"
             )
-    if path.is_dir():
+    if is_dir:
         raise SpecError(
-            f"spec file {str(path)!r}: is a folder; give a .toml file or a built-in spec name"
+            f"spec file {_quote_path(path)}: is a folder; give a .toml file or a built-in spec name"
         )
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise SpecError(f"spec file {str(path)!r}: cannot be read ({e.strerror})") from None
+        with path.open("rb") as f:
+            raw = f.read(MAX_SPEC_BYTES + 1)  # never more: a spec is a few hundred bytes
+    except (OSError, ValueError) as e:
+        raise SpecError(f"spec file {_quote_path(path)}: cannot be read ({_reason(e)})") from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"spec file {_quote_path(path)}: larger than {MAX_SPEC_BYTES} bytes; "
+            "a spec is a short TOML file"
+        )
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise SpecError(
-            f"spec file {str(path)!r}: not a UTF-8 text file; save it as UTF-8 TOML"
+            f"spec file {_quote_path(path)}: not a UTF-8 text file; save it as UTF-8 TOML"
         ) from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # as text mode reads it
+    return loads_spec(text, source=path.name, label=f"spec file {_quote_path(path)}")
+
+
+def loads_spec(text: str, *, source: str = "spec", label: str | None = None) -> Spec:
+    """Parse a model spec from TOML text (a leading UTF-8 byte-order mark is allowed).
+
+    Parameters
+    ----------
+    text : str
+        The TOML text of a spec.
+    source : str
+        What to call the spec in messages about its fields (a file name).
+    label : str, optional
+        What to call the text in messages about its syntax (default: ``source``).
+
+    Raises
+    ------
+    SpecError
+        One line, when the text is not TOML or does not describe a valid spec.
+    """
+    label = label or _label(source)
+    text = text.removeprefix("\ufeff")  # a BOM: some editors save UTF-8 with one
     try:
         d = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise SpecError(f"spec file {str(path)!r}: malformed TOML ({e})") from None
-    return Spec.from_dict(d, source=path.name)
+        raise SpecError(f"{label}: malformed TOML ({' '.join(str(e).split())[:150]})") from None
+    except ValueError:  # Python's limit on int(str): 4300 digits
+        raise SpecError(
+            f"{label}: an integer has more than 4300 digits; no spec field takes one"
+        ) from None
+    except RecursionError:
+        raise SpecError(f"{label}: arrays or tables nested too deeply for a spec") from None
+    return Spec.from_dict(d, source=source)
+
+
+def _quote_path(path: Any) -> str:
+    return short_repr(str(path), 120)
+
+
+def _reason(e: Exception) -> str:
+    """An OSError's reason ("No such file or directory"), or another error's message."""
+    return getattr(e, "strerror", None) or " ".join(str(e).split())[:100]

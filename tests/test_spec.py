@@ -164,3 +164,244 @@ def test_the_sqrt_link_is_refused_with_its_reason():
     # mu = eta^2 is even in eta: theta and -theta fit alike, a mirror the network group lacks
     with pytest.raises(SpecError, match=r"^link: 'sqrt' is not offered \(mu = eta\^2 is not inj"):
         Spec.from_dict({"name": "p", "family": "poisson", "link": "sqrt"})
+
+
+# --- issue 18: the validator never crashes, and its messages are short single lines ---------
+
+
+@pytest.mark.parametrize("d", [[], None, 3, "name", 2.5, ("name", "m")])
+def test_a_spec_that_is_not_a_table(d):
+    with pytest.raises(SpecError) as e:
+        Spec.from_dict(d)
+    assert str(e.value).startswith("spec: expected a table (dict) of spec fields, got ")
+    assert type(d).__name__ in str(e.value)
+
+
+def test_a_string_spec_is_not_read_as_fields():
+    with pytest.raises(SpecError) as e:
+        Spec.from_dict("name")
+    assert str(e.value) == "spec: expected a table (dict) of spec fields, got str 'name'"
+
+
+@pytest.mark.parametrize(
+    "d,msg",
+    [
+        (
+            {**BASE, "layers": [{"units": 3, "activation": ["tanh"]}]},
+            "layers[1].activation: unknown activation ['tanh']; "
+            "use one of identity, relu, sigmoid, softplus, tanh",
+        ),
+        (
+            {**BASE, "priors": {"weights": {"dist": {"a": 1}}}},
+            "priors.weights: unknown prior {'a': 1}; "
+            "use one of hierarchical, laplace, normal, normal_fanin, student_t",
+        ),
+        ({**BASE, "family": ["gaussian"]}, "family: must be a string, got ['gaussian']"),
+        ({**BASE, 3: 1}, "spec: field names must be strings, got 3"),
+        (
+            {**BASE, "priors": {"bias": {"dist": "normal", (1, 2): 2}}},
+            "priors.bias: field names must be strings, got (1, 2)",
+        ),
+        ({**BASE, "output": [1]}, "spec: output: expected a table, got [1]"),
+        ({**BASE, "trials": ""}, "trials: must be a positive integer or a column name, got ''"),
+        (
+            {**BASE, "trials": 2**53 + 1},
+            "trials: at most 9007199254740992 (2**53), got 9007199254740993",
+        ),
+        (
+            {**BASE, "name": "a\nb"},
+            r"name: must be one line of text without control characters, got 'a\nb'",
+        ),
+    ],
+)
+def test_unhashable_and_wrongly_typed_values(d, msg):
+    with pytest.raises(SpecError) as e:
+        Spec.from_dict(d)
+    assert str(e.value) == msg
+
+
+HUGE = 10**5000  # repr() refuses integers over 4300 digits
+
+
+@pytest.mark.parametrize(
+    "d,msg",
+    [
+        (
+            {**BASE, "layers": [{"units": HUGE, "activation": "tanh"}]},
+            "layers[1].units: <integer of about 5001 digits> units is more than any machine",
+        ),
+        (
+            {**BASE, "priors": {"weights": {"dist": "normal", "sigma": HUGE}}},
+            "priors.weights.sigma: must be a finite positive number, got <integer of about 5001",
+        ),
+        (
+            {**BASE, "trials": -HUGE},
+            "trials: must be a positive integer or a column name, got <-int",
+        ),
+        (
+            {**BASE, "name": "x" * 10_000},
+            "name: 10000 characters is too long (at most 200), got 'xx",
+        ),
+        ({**BASE, "link": "x" * 10_000}, "link: 'xxx"),
+        ({**BASE, "x" * 10_000: 1}, "spec: unknown field 'xxx"),
+        (
+            {**BASE, "priors": {"noise": [[[[1] * 1000] * 1000]]}},
+            "priors.noise: expected a table like",
+        ),
+    ],
+)
+def test_messages_quote_a_short_repr(d, msg):
+    with pytest.raises(SpecError) as e:
+        Spec.from_dict(d)
+    assert str(e.value).startswith(msg)
+    assert len(str(e.value)) < 300 and "\n" not in str(e.value)
+
+
+def test_short_repr_never_raises_and_is_short():
+    from bayesstack.errors import short_repr
+
+    class Broken:
+        def __repr__(self):
+            raise RuntimeError("no")
+
+    deep: dict = {}
+    node = deep
+    for _ in range(100_000):
+        node["a"] = node = {}
+    for v in (HUGE, -HUGE, "x" * 10**6, [1] * 10**5, deep, Broken(), "a\nb", float("nan")):
+        s = short_repr(v)
+        assert len(s) <= 60 and "\n" not in s
+    assert short_repr("x" * 100).endswith("…")
+    assert short_repr(3) == "3" and short_repr("abc") == "'abc'"
+    assert short_repr(10**100) == "<integer of 101 digits>"
+
+
+@pytest.mark.parametrize(
+    "field,value,fixed",
+    [
+        ("nu", 3, '{ dist = "fixed", value = 3.0 }'),
+        ("noise", 0.5, '{ dist = "fixed", value = 0.5 }'),
+        ("dispersion", "x", None),
+        ("weights", 3, None),
+        ("bias", {"sigma": 1}, None),
+    ],
+)
+def test_the_suggested_prior_is_valid_for_its_field(field, value, fixed):
+    import re
+    import tomllib
+
+    with pytest.raises(SpecError) as e:
+        Spec.from_dict({**BASE, "family": "student_t", "priors": {field: value}})
+    msg = str(e.value)
+    assert msg.startswith(f"priors.{field}: expected a table like {{ dist = ")
+    examples = re.findall(r"\{ dist = [^}]*\}", msg)
+    assert examples and (fixed is None or fixed in examples)
+    for example in examples:  # each one a spec accepts for that very field
+        table = tomllib.loads(f"x = {example}")["x"]
+        spec = Spec.from_dict({**BASE, "family": "student_t", "priors": {field: table}})
+        assert getattr(spec, field).dist == table["dist"]
+
+
+def test_nu_as_a_bare_number_points_to_a_positive_prior():
+    # was: 'expected a table like { dist = "normal", ... }', which nu then refuses
+    with pytest.raises(SpecError) as e:
+        Spec.from_dict({**BASE, "family": "student_t", "priors": {"nu": 3}})
+    assert str(e.value) == (
+        'priors.nu: expected a table like { dist = "gamma", alpha = 2.0, beta = 0.1 }, '
+        'or { dist = "fixed", value = 3.0 } to fix it; got 3'
+    )
+
+
+def test_a_utf8_bom_is_accepted(tmp_path):
+    p = tmp_path / "bom.toml"
+    p.write_bytes("\ufeff".encode() + Path(MODELS[0]).read_bytes())
+    assert load_spec(p) == load_spec(MODELS[0])
+
+
+def test_an_integer_over_4300_digits_in_toml(tmp_path):
+    p = tmp_path / "huge.toml"
+    p.write_text(f'name = "m"\nfamily = "gaussian"\ntrials = {"9" * 5000}\n')
+    with pytest.raises(SpecError) as e:
+        load_spec(p)
+    assert str(e.value) == (
+        f"spec file {str(p)!r}: an integer has more than 4300 digits; no spec field takes one"
+    )
+
+
+def test_toml_nested_too_deeply():
+    from bayesstack.spec import loads_spec
+
+    with pytest.raises(SpecError, match=r"^spec: arrays or tables nested too deeply for a spec$"):
+        loads_spec("x = " + "[" * 50_000 + "]" * 50_000)
+
+
+def test_a_spec_file_is_read_up_to_a_bound(tmp_path):
+    from bayesstack.spec import MAX_SPEC_BYTES
+
+    p = tmp_path / "big.toml"
+    p.write_text("# " + "x" * MAX_SPEC_BYTES + "\n")
+    with pytest.raises(SpecError, match=r"larger than 1048576 bytes; a spec is a short TOML file"):
+        load_spec(p)
+
+
+@pytest.mark.parametrize("path", [3, None, "x" * 5000, "a\x00b.toml"])
+def test_unusable_spec_paths(path):
+    with pytest.raises(SpecError) as e:
+        load_spec(path)
+    assert "\n" not in str(e.value) and len(str(e.value)) < 300
+
+
+@pytest.mark.parametrize("text", ["{", "[]", "null", "[" * 100_000, '{"name": 1e999}'])
+def test_from_json_of_anything_is_a_spec_error(text):
+    with pytest.raises(SpecError) as e:
+        Spec.from_json(text)
+    assert "\n" not in str(e.value) and len(str(e.value)) < 300
+    if text in ("{", "[" * 100_000):
+        assert str(e.value).startswith("spec JSON: not valid JSON (")
+
+
+# --- hard caps: sizes no override can make sensible, refused at once ------------------------
+
+
+@pytest.mark.parametrize(
+    "layers,msg",
+    [
+        (
+            [{"units": 1_000_000_000, "activation": "tanh"}],
+            "layers[1].units: 1000000000 units is more than any machine can fit (at most 1000000 "
+            "per layer, even with allow_large=True or --allow-large)",
+        ),
+        (
+            [{"units": 1, "activation": "tanh"}] * 1001,
+            "layers: 1001 hidden layers is more than any machine can compile (at most 1000, even "
+            "with allow_large=True or --allow-large)",
+        ),
+        (
+            [{"units": 100_000, "activation": "tanh"}] * 2,
+            "layers: 10000000000 weights between hidden layers is more than any machine can fit "
+            "(at most 100000000, even with allow_large=True or --allow-large)",
+        ),
+    ],
+)
+def test_hard_caps_refuse_at_once(layers, msg):
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(SpecError) as e:
+        Spec.from_dict({**BASE, "layers": layers})
+    assert time.perf_counter() - start < 0.5
+    assert str(e.value) == msg
+
+
+def test_hard_caps_hold_for_specs_built_in_python():
+    from bayesstack.spec import MAX_UNITS, Layer
+
+    assert Spec("m", "gaussian", layers=(Layer(MAX_UNITS, "tanh"),)).layers[0].units == MAX_UNITS
+    with pytest.raises(SpecError, match=r"^layers\[1\]\.units: 1000001 units is more than"):
+        Spec("m", "gaussian", layers=(Layer(MAX_UNITS + 1, "tanh"),))
+    with pytest.raises(SpecError, match=r"^layers\[1\]\.activation: unknown activation \['tanh'\]"):
+        Spec("m", "gaussian", layers=(Layer(3, ["tanh"]),))
+    with pytest.raises(SpecError, match=r"^family: unknown family \['gaussian'\]"):
+        Spec("m", ["gaussian"])
+    with pytest.raises(SpecError, match=r"^name: must be a non-empty string, got ''"):
+        Spec("m", "gaussian").with_name("")

@@ -13,6 +13,7 @@ from bayesstack.errors import BayesstackError
 from bayesstack.inference.backends import run_chains, sample_pm, to_datatree
 from bayesstack.inference.io import SPEC_ATTR
 from bayesstack.inference.settings import DEFAULT_SAMPLER, PER_CHAIN, FitSettings, require
+from bayesstack.limits import check_size
 from bayesstack.model.builder import build_model
 from bayesstack.spec import Spec
 
@@ -42,6 +43,7 @@ def fit(
     client=None,
     dask_scheduler: str | None = None,
     chains_per_task: int | None = None,
+    allow_large: bool = False,
 ) -> xr.DataTree:
     """Fit ``spec`` to data by NUTS and return an ArviZ ``DataTree``.
 
@@ -82,6 +84,9 @@ def fit(
         Address of a Dask scheduler (``"tcp://HOST:PORT"``) to connect to instead of ``client``.
     chains_per_task : int, optional
         Chains per Dask task (default: spread the chains evenly over the workers' threads).
+    allow_large : bool
+        Fit a spec over the size limits of :mod:`bayesstack.limits` (depth, units, parameters,
+        memory), which are otherwise refused before the model is built.
 
     Returns
     -------
@@ -105,6 +110,7 @@ def fit(
         raise BayesstackError(
             f"sampler: Dask runs the samplers {', '.join(PER_CHAIN)}, not {sampler!r}"
         )
+    check_size(spec, X, chains=chains, draws=draws, allow_large=allow_large)
     model = build_model(spec, X, y, trials=trials, feature_names=feature_names)
     log.info("fitting %s with %s: %d chains", spec.name, sampler, chains)
     idata = _sample(model, spec, settings, progressbar, client, dask_scheduler, chains_per_task)
