@@ -38,6 +38,7 @@ __all__ = [
     "Curvature",
     "InputCurvature",
     "input_curvature",
+    "mean_curvature",
     "rms_curvature",
     "stack_curvature",
     "stack_derivatives",
@@ -75,6 +76,12 @@ class Curvature:
         Monte Carlo standard errors (0 for ``"exact"``).
     n_directions : int
         Random directions used (0 for ``"exact"``).
+    jacobian_condition : float
+        cond(J): largest over smallest of all P singular values of ``J`` (inf when ``J`` is
+        rank-deficient). A large value means near-singular directions of J, which dominate the
+        parameter-effects curvature (its tangent coordinates divide by the singular values).
+    scale_of : str
+        What is curved: ``"eta"`` (the linear predictor) or ``"mu"`` (the mean g⁻¹(η)).
     """
 
     parameter_effects: float
@@ -87,6 +94,8 @@ class Curvature:
     parameter_effects_se: float = 0.0
     intrinsic_se: float = 0.0
     n_directions: int = 0
+    jacobian_condition: float = float("nan")
+    scale_of: str = "eta"
 
     def times_sqrt_f(self, level: float = 0.95) -> tuple[float, float]:
         """``(parameter_effects, intrinsic) · sqrt(F_level(r, n - r))``, as ``rms.curv`` prints.
@@ -142,6 +151,14 @@ class InputCurvature:
 
 
 # --- generic core -----------------------------------------------------------------------------
+
+
+def _condition(J: np.ndarray) -> float:
+    """cond(J) over all its columns: ``s_max / s_min`` (inf when J is rank-deficient)."""
+    s = np.linalg.svd(J, compute_uv=False)
+    if s.size < J.shape[1] or s[-1] <= 0.0:
+        return float("inf")
+    return float(s[0] / s[-1])
 
 
 def _tangent_basis(J: np.ndarray, rank_rtol: float) -> tuple[np.ndarray, np.ndarray]:
@@ -283,7 +300,7 @@ def rms_curvature(
     U, B = _tangent_basis(J, rank_rtol)
     r = B.shape[1]
     rho = _rho(scale, sigma, r)
-    common = {"scale": rho, "n": N, "p": P, "rank": r}
+    common = {"scale": rho, "n": N, "p": P, "rank": r, "jacobian_condition": _condition(J)}
     if method == "exact":
         pe, ic = _exact(A, U, B, rho)
         return Curvature(pe, ic, method="exact", **common)
@@ -445,6 +462,71 @@ def stack_curvature(
         return in_blocks(lambda h: along(theta, X, h), H, block)  # (k, N)
 
     return rms_curvature(J, second, method="random", **kw)
+
+
+# --- the mean scale ---------------------------------------------------------------------------
+
+
+def _inverse_link_derivatives(link: str, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and second derivatives of μ = g⁻¹(η) for the package's links."""
+    from scipy import special
+
+    if link == "identity":
+        return np.ones_like(eta), np.zeros_like(eta)
+    if link == "log":
+        e = np.exp(eta)
+        return e, e
+    if link == "logit":
+        m = special.expit(eta)
+        d1 = m * (1 - m)
+        return d1, d1 * (1 - 2 * m)
+    if link == "probit":
+        phi = np.exp(-0.5 * eta**2) / np.sqrt(2 * np.pi)
+        return phi, -eta * phi
+    if link == "cloglog":  # μ = 1 - exp(-e^η)
+        d1 = np.exp(eta - np.exp(eta))
+        return d1, d1 * (1 - np.exp(eta))
+    raise BayesstackError(f"curvature: no mean-scale derivatives for link {link!r}")
+
+
+def mean_curvature(
+    spec,
+    params: Mapping[str, Any],
+    X: Any,
+    *,
+    sigma: float | None = None,
+    scale: float | None = None,
+) -> Curvature:
+    """RMS relative curvature of the mean μ = g⁻¹(η) in θ (exact, closed form).
+
+    By the chain rule, with ``h = g⁻¹``: ``J_μ = diag(h'(η)) J`` and
+    ``A_μ[n] = h''(η_n) J_n J_nᵀ + h'(η_n) A[n]``. For the identity link this is the curvature
+    of η. A GLM with a non-identity link is affine in θ on the η scale only: on the μ scale
+    it is curved.
+
+    Parameters
+    ----------
+    spec, params, X, sigma, scale
+        As :func:`stack_curvature`.
+
+    Returns
+    -------
+    Curvature
+        With ``scale_of="mu"``.
+    """
+    from dataclasses import replace
+
+    from bayesstack.network import forward
+
+    X = _as_X(X)
+    J, A = stack_derivatives(spec, params, X)
+    eta = np.asarray(forward(spec, _point(spec, params, X.shape[1]), X))
+    d1, d2 = _inverse_link_derivatives(spec.link, eta)
+    Jm = d1[:, None] * J
+    Am = d2[:, None, None] * J[:, :, None] * J[:, None, :] + d1[:, None, None] * A
+    s = _default_sigma(spec, params, sigma)
+    c = rms_curvature(Jm, Am, scale=scale, sigma=s, method="exact")
+    return replace(c, scale_of="mu")
 
 
 # --- curvature in the inputs ------------------------------------------------------------------
