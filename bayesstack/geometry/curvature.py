@@ -23,7 +23,7 @@ Venables, W. N. and Ripley, B. D. (2002). MASS, 4th ed., §8.4 (``rms.curv``).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -36,7 +36,9 @@ __all__ = [
     "EXACT_MAX_ELEMENTS",
     "EXACT_MAX_PARAMS",
     "Curvature",
+    "CurvatureSummary",
     "InputCurvature",
+    "curvature_summary",
     "input_curvature",
     "mean_curvature",
     "rms_curvature",
@@ -640,3 +642,129 @@ def _mapped_input_derivatives(spec, params, X, feature_map) -> tuple[np.ndarray,
         warnings.filterwarnings("ignore", "Split node does not have constant split positions")
         g, h = (np.asarray(a) for a in jaxify([Xs], [G, H])(X))
     return g, h
+
+
+# --- the analysis' summary: at the optimum and over posterior draws ---------------------------
+
+#: Bates & Watts' reference for γ·√F: above it the nonlinearity matters at the 95% level.
+BATES_WATTS_REFERENCE = 0.5
+#: γ at or below this counts as 0 up to rounding: η affine in θ (GLMs give ~1e-12).
+AFFINE_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class CurvatureSummary:
+    """Bates–Watts curvatures of η (and μ) at the best optimum and over posterior draws.
+
+    Attributes
+    ----------
+    at_point : Curvature
+        Curvatures of the linear predictor η at :attr:`point`.
+    point : str
+        Where: ``"best MAP optimum"`` or the best draw.
+    mean_scale : Curvature or None
+        Curvatures of the mean μ = g⁻¹(η) at the same point (non-identity links; None for the
+        identity link, where μ = η, or when too large for the closed form).
+    draws : tuple of Curvature
+        Curvatures of η at posterior draws (seeded, spread over the mass-bearing chains).
+    draw_index : tuple of (int, int)
+        ``(chain, draw)`` of each.
+    level : float
+        Confidence level of the √F factor.
+    """
+
+    at_point: Curvature
+    point: str
+    mean_scale: Curvature | None
+    draws: tuple[Curvature, ...]
+    draw_index: tuple[tuple[int, int], ...]
+    level: float = 0.95
+
+    @property
+    def parameter_effects(self) -> float:
+        """γ^θ·√F at the point."""
+        return self.at_point.times_sqrt_f(self.level)[0]
+
+    @property
+    def intrinsic(self) -> float:
+        """γ^ι·√F at the point."""
+        return self.at_point.times_sqrt_f(self.level)[1]
+
+    @property
+    def affine(self) -> bool:
+        """η is affine in θ: both γ vanish up to rounding at the point (a GLM's η)."""
+        c = self.at_point
+        return max(c.parameter_effects, c.intrinsic) <= AFFINE_TOL
+
+    @property
+    def matters(self) -> bool:
+        """The nonlinearity matters at the level: γ^θ·√F or γ^ι·√F above 0.5."""
+        return max(self.parameter_effects, self.intrinsic) > BATES_WATTS_REFERENCE
+
+    def draws_range(self, which: str = "parameter_effects") -> list[float] | None:
+        """``[min, median, max]`` of γ·√F over the draws (None without draws)."""
+        if not self.draws:
+            return None
+        k = 0 if which == "parameter_effects" else 1
+        v = np.array([c.times_sqrt_f(self.level)[k] for c in self.draws])
+        return [float(np.min(v)), float(np.median(v)), float(np.max(v))]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        ms = self.mean_scale
+        return {
+            "scale_of": "eta",
+            "point": self.point,
+            "level": self.level,
+            "reference": BATES_WATTS_REFERENCE,
+            "parameter_effects_sqrt_f": _finite(self.parameter_effects),
+            "intrinsic_sqrt_f": _finite(self.intrinsic),
+            "gamma_parameter_effects": _finite(self.at_point.parameter_effects),
+            "gamma_intrinsic": _finite(self.at_point.intrinsic),
+            "jacobian_condition": _finite(self.at_point.jacobian_condition),
+            "affine": self.affine,
+            "matters_at_level": self.matters,
+            "at_point": self.at_point.to_dict(),
+            "mean_scale": None if ms is None else {
+                **ms.to_dict(),
+                "parameter_effects_sqrt_f": _finite(ms.times_sqrt_f(self.level)[0]),
+                "intrinsic_sqrt_f": _finite(ms.times_sqrt_f(self.level)[1]),
+            },
+            "n_draws": len(self.draws),
+            "draws": [list(i) for i in self.draw_index],
+            "parameter_effects_draws": self.draws_range("parameter_effects"),
+            "intrinsic_draws": self.draws_range("intrinsic"),
+            "jacobian_condition_draws": (
+                None if not self.draws
+                else [_finite(c.jacobian_condition) for c in self.draws]
+            ),
+        }  # fmt: skip
+
+
+def _finite(v: float) -> float | None:
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+def curvature_summary(
+    spec,
+    point: Mapping[str, Any],
+    X: Any,
+    *,
+    point_name: str,
+    draws: Sequence[Mapping[str, Any]] = (),
+    draw_index: Sequence[tuple[int, int]] = (),
+    rng: int | None = 0,
+    n_directions: int | None = None,
+) -> CurvatureSummary:
+    """Curvatures of η at ``point`` (and of μ for non-identity links) and at ``draws``.
+
+    Each point holds the weights and, for Gaussian-type families, ``sigma``.
+    """
+    kw = {} if n_directions is None else {"n_directions": n_directions}
+    at = stack_curvature(spec, point, X, rng=rng, **kw)
+    ms = None
+    if spec.link != "identity" and at.method == "exact":
+        ms = mean_curvature(spec, point, X)
+    dc = tuple(stack_curvature(spec, p, X, rng=rng, **kw) for p in draws)
+    return CurvatureSummary(at, point_name, ms, dc, tuple(tuple(i) for i in draw_index))
