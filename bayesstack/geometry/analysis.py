@@ -97,6 +97,7 @@ class GeometryResult:
     min_mass: float = MIN_MASS
     divergences: int | None = None
     warnings: tuple[str, ...] = ()
+    input_feature_map: dict[str, Any] | None = None
     run: xr.DataTree | None = field(default=None, repr=False, compare=False)
 
     # --- derived ------------------------------------------------------------------------------
@@ -216,7 +217,16 @@ class GeometryResult:
             "map": None if self.map is None else self.map.to_dict(),
             "hessian": self.hessian.to_dict(),
             "curvature": None if curv is None else curv.to_dict(),
-            "curvature_inputs_detail": None if cin is None else cin.to_dict(),
+            "curvature_inputs_detail": None
+            if cin is None
+            else {
+                **cin.to_dict(),
+                **(
+                    {}
+                    if self.input_feature_map is None
+                    else {"feature_map": self.input_feature_map}
+                ),
+            },
             "curvature_point": "none" if curv is None else curv.point,
             "canonical": dict(self.canonical),
             "clustering": {
@@ -270,12 +280,7 @@ class GeometryResult:
                 ("chain weights (stacking)", " ".join(f"{w:.3f}" for w in self.chain_weights))
             )
         if self.ridge is not None:
-            rows.append(
-                (
-                    "flat orbit directions at the MAP",
-                    f"{self.ridge.n_flat} of {self.ridge.dimension}",
-                )
-            )
+            rows.append(("flat orbit directions at the MAP", ridge_text(self.ridge, "")))
         if self.curvature is not None:
             c = self.curvature
             rng = c.draws_range("parameter_effects")
@@ -327,6 +332,21 @@ class GeometryResult:
         rows = self._rows()
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def ridge_text(r: Ridge, group: str) -> str:
+    """The flatness of the Hessian along the orbit, in words."""
+    of = f" of the {group} orbit" if group else ""
+    fixed = r.dimension - r.rank
+    extra = (
+        f" (the group has dimension {r.dimension}; {fixed} direction(s) fix the point, e.g. "
+        "rotations among units at ~0)"
+        if fixed
+        else ""
+    )
+    return (
+        f"the Hessian is flat along {r.n_flat} of the {r.rank} directions{of} at that point{extra}"
+    )
 
 
 def class_line(c: ModeClass) -> str:
@@ -807,10 +827,7 @@ def _notes(r: GeometryResult) -> list[str]:
             "function space (draws of eta) and no class has a mass estimate"
         )
     if r.ridge is not None:
-        notes.append(
-            f"at the MAP the Hessian is flat along {r.ridge.n_flat} of the "
-            f"{r.ridge.dimension} directions of the {r.posterior_group_name} orbit"
-        )
+        notes.append(f"at the MAP {ridge_text(r.ridge, r.posterior_group_name)}")
     discrete_only = r.posterior_group_order > 1 and not r.continuous_posterior_symmetry
     if discrete_only and r.expected_chains_to_see_all_images > r.chains:
         notes.append(

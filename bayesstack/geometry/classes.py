@@ -45,6 +45,8 @@ UNIT_TOL = 0.1
 #: is at most this: closer than half a posterior sd, where two draws of one mode differ by
 #: about 1.4 sds.
 SAME_ETA = 0.5
+#: Tangent directions with singular values below this times the largest are dropped.
+TANGENT_RTOL = 1e-3
 #: Eigenvalues of −H along an orbit direction at or below this times the largest are flat.
 FLAT_RTOL = 1e-6
 
@@ -269,9 +271,11 @@ def ridge_check(spec: Spec, group, density, x_hat: np.ndarray, n_features: int) 
     For each O(H) layer and each generator ``K = E_ab − E_ba`` the tangent vector is the
     central difference of θ moved by ``expm(±εK)``; −H is restricted to the span of the
     tangents, and its eigenvalues at or below ``FLAT_RTOL`` times the largest eigenvalue of
-    −H count as flat.
+    −H count as flat. The span's rank (singular values of the tangents above
+    ``TANGENT_RTOL`` times the largest) is the orbit's dimension at this point, which is
+    below the group's where a continuous subgroup fixes the point.
     """
-    from scipy.linalg import expm, orth
+    from scipy.linalg import expm
 
     from bayesstack.geometry.symmetry import apply_layer
 
@@ -298,7 +302,10 @@ def ridge_check(spec: Spec, group, density, x_hat: np.ndarray, n_features: int) 
     dim = group.orbit_dimension
     if not tangents:
         return Ridge(0, dim, 0, ())
-    T = orth(np.stack(tangents, axis=1))
+    # tangents that vanish (a continuous stabiliser: e.g. units at ~0, which rotations among
+    # themselves do not move) leave the orbit lower-dimensional at this point
+    U, S, _ = np.linalg.svd(np.stack(tangents, axis=1), full_matrices=False)
+    T = U[:, : int(np.sum(S > TANGENT_RTOL * S[0]))]
     H = density.hessian(x_hat)
     top = float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (H + H.T)))))
     ev = np.linalg.eigvalsh(T.T @ (-0.5 * (H + H.T)) @ T) / top

@@ -68,7 +68,8 @@ class Ridge:
     dimension : int
         The orbit's dimension (Σ H(H−1)/2 over O(H) layers).
     rank : int
-        Rank of the tangent vectors measured (less than ``dimension`` at a degenerate point).
+        The orbit's dimension at the point: rank of the tangent vectors (less than
+        ``dimension`` where a continuous subgroup fixes the point, e.g. units at ~0).
     eigenvalues : tuple of float
         Eigenvalues of −H restricted to the tangent space, relative to the largest of −H.
     """
