@@ -162,10 +162,10 @@ class Path:
         if self.barrier > 0:
             return (
                 f"{self.label}; log density {self.logp_a:.1f} and {self.logp_b:.1f} at the ends, "
-                f"barrier {nats(self.barrier)} nats."
+                f"drop along the segment {nats(self.barrier)} nats."
             )
         rise = float(np.max(self.logp) - max(self.logp_a, self.logp_b))
-        return f"{self.label}; no barrier, the path rises {nats(rise)} nats between them."
+        return f"{self.label}; no drop along the segment, it rises {nats(rise)} nats between them."
 
 
 def mode_path(run: xr.DataTree, t: np.ndarray, *, seed: int = 0) -> Path:
@@ -183,7 +183,8 @@ def mode_path(run: xr.DataTree, t: np.ndarray, *, seed: int = 0) -> Path:
     Returns
     -------
     Path
-        ``barrier``: how far the density falls below the lower endpoint between A and B.
+        ``barrier``: how far the density falls below the lower endpoint between A and B (a
+        drop along the segment; the sampler does not move along straight lines).
     """
     ld = log_density(run)
     pair = mode_pair(run, ld, seed=seed)
@@ -254,3 +255,22 @@ def mode_slice(run: xr.DataTree, *, n: int = 61, seed: int = 0) -> Slice:
         labs.append("C")
     label = f"A and B ({pair.label.split(': ', 1)[-1]}) and C ({clab})"
     return Slice(alpha, beta, lp, tuple(pts), tuple(labs), label)
+
+
+def orbit_path_between(run: xr.DataTree, t: np.ndarray, *, seed: int = 0):
+    """The log density along the continuous orbit from A to B's alignment.
+
+    A and B are those of :func:`mode_path`. For specs with a continuous posterior symmetry;
+    None otherwise. Returns :class:`bayesstack.geometry.paths.OrbitPath`.
+    """
+    from bayesstack.geometry.paths import orbit_path
+    from bayesstack.geometry.symmetry import symmetry_group
+
+    spec = spec_of(run)
+    group = symmetry_group(spec)
+    if not group.posterior_continuous:
+        return None
+    ld = log_density(run)
+    pair = mode_pair(run, ld, seed=seed)
+    d = run["constant_data"]["X"].shape[1]
+    return orbit_path(spec, group, ld.density, pair.a, pair.b, t, d)
