@@ -100,10 +100,10 @@ def trace_caption(g, out: str, r_out: float) -> str:
     elif g.verdict == Verdict.SYMMETRIC:
         chains = sorted(c for k in heavy for c in k.chains)
         text = (
-            f"Chains {', '.join(map(str, chains))} sit in {g.modes_raw} image(s) of one mode "
-            f"class (measured: MAP from each chain's best draw, classes up to the posterior "
-            f"group): the same fit with hidden units relabelled or sign-flipped, so {out} "
-            f"sits at different levels (R-hat up to {r_out:.2f})."
+            f"Chains {', '.join(map(str, chains))} sit in images of one mode class "
+            f"(measured: MAP from each chain's best draw, classes up to the posterior group; "
+            f"{g.modes_raw} raw modes in all): the same fit with hidden units relabelled or "
+            f"sign-flipped, so {out} may sit at different levels (R-hat up to {r_out:.2f})."
         )
     elif g.verdict == Verdict.UNIMODAL:
         text = f"All chains sample one mode (R-hat of {out} up to {r_out:.2f})."
