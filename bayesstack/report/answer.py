@@ -32,6 +32,10 @@ def _num(x: float, digits: int = 2) -> str:
     return f"{x:.{digits}g}"
 
 
+def _rhat_num(x: float) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{x:.3f}"
+
+
 def describe(row) -> str:
     """A model in words: "the GLM", "the one-layer tanh stack", "the deep linear stack"."""
     if row.depth == 0:
@@ -88,16 +92,24 @@ def _trapped(g: GeometrySummary) -> str | None:
     parts = []
     for c in trapped:
         drop = "" if best is None or c.map_logp is None else f" {best - c.map_logp:.1f} nats down"
-        chains = ", ".join(map(str, c.chains))
-        parts.append(f"chain {chains} sat in a local mode{drop} (mass share {c.mass_share:.1g})")
-    return "; ".join(parts) + ", trapped: it did not sample the posterior"
+        n = len(c.chains)
+        who = (
+            f"chain {c.chains[0]}"
+            if n == 1
+            else ("chains " + ", ".join(map(str, c.chains[:-1])) + f" and {c.chains[-1]}")
+        )
+        parts.append(
+            f"{who} sat in a local mode{drop} (mass share {c.mass_share:.1g}), trapped: "
+            f"{'it' if n == 1 else 'they'} did not sample the posterior"
+        )
+    return "; ".join(parts)
 
 
 def _rhat(g: GeometrySummary, chains: str) -> str:
     scope = "the mass-bearing chains" if g.trapped_chains else chains
     text = (
-        f"canonical R-hat {_num(g.rhat_canonical_mass, 3)} and function-space R-hat "
-        f"{_num(g.rhat_function_mass, 3)} over {scope}"
+        f"canonical R-hat {_rhat_num(g.rhat_canonical_mass)} and function-space R-hat "
+        f"{_rhat_num(g.rhat_function_mass)} over {scope}"
     )
     if g.divergences:
         text += f", {g.divergences} of {g.chains * g.draws} transitions divergent"
@@ -120,11 +132,11 @@ def _head(g: GeometrySummary, name: str) -> str:
     if v == Verdict.SYMMETRIC:
         orbit = classes[0].orbit_size if classes and classes[0].orbit_size else None
         size = f"the {orbit:,}-image orbit" if orbit else "one orbit"
-        seen = _plural(g.modes_raw, "image", "images")
+        seen = _plural(g.modes_raw, "raw mode", "raw modes")
         return (
             f"{_cap(name)} shows symmetric multimodality: all the posterior mass is in "
             f"{size} of one mode under its posterior symmetry group ({g.posterior_group}), "
-            f"whether or not the chains visit the images (they sat in {seen})"
+            f"whether or not the chains visit the images (the chains sat in {seen})"
         )
     if v == Verdict.LIKELIHOOD:
         return (

@@ -19,8 +19,8 @@ def test_paragraph_quotes_the_numbers():
     assert "negative definite at 100% of draws" in text
     assert "η is affine in θ (curvature of η 0 up to rounding)" in text
     assert "The one-layer tanh stack shows symmetric multimodality: all the posterior mass" in text
-    assert "the 48-image orbit of one mode" in text and "they sat in 6 images" in text
-    assert "canonical R-hat 1 and function-space R-hat 1.01 over 8 dispersed chains" in text
+    assert "the 48-image orbit of one mode" in text and "the chains sat in 6 raw modes" in text
+    assert "canonical R-hat 1.000 and function-space R-hat 1.010 over 8 dispersed chains" in text
     assert "γ·√F of η 0.62 (parameter effects) / 0.1 (intrinsic) at the best optimum" in text
     assert "cond(J) 22" in text and "median 0.6, range 0.55–0.7" in text
     assert "a GLM is a linear model in its parameters on the scale of η" in text
@@ -41,7 +41,7 @@ def test_trapped_chains_and_divergences_are_named_under_any_verdict():
     )  # fmt: skip
     text = answer_paragraph([stack])
     assert "chain 7 sat in a local mode 458.6 nats down (mass share 1e-200)" in text
-    assert "did not sample the posterior" in text
+    assert "trapped: it did not sample the posterior" in text
     assert "over the mass-bearing chains" in text and "120 of 4000 transitions divergent" in text
     assert "symmetric multimodality" in text and "beyond" not in text
     assert "matters at the 95% level" not in text  # 0.3 < 0.5
@@ -103,3 +103,15 @@ def test_single_model_has_no_ranking():
     text = answer_paragraph([row("glm", 0)])
     assert "ELPD" not in text
     assert "Every model compared has η affine in its parameters." in text
+
+
+def test_several_trapped_chains_are_named_together():
+    trapped = (
+        mode_class(0, 1.0, (0, 1, 2, 4, 6, 7)),
+        mode_class(1, 6e-16, (3, 5), map_logp=-62.7, mass_bearing=False),
+    )
+    text = answer_paragraph(
+        [row("s2", 2, geometry_kw=dict(classes=trapped, trapped_chains=(3, 5)))]
+    )
+    assert "chains 3 and 5 sat in a local mode 16.3 nats down (mass share 6e-16)" in text
+    assert "trapped: they did not sample the posterior" in text
