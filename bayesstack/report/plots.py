@@ -244,7 +244,8 @@ def unit_pair_figure(run: xr.DataTree, name: str, *, layer: int = 1, unit: int =
         f"them in {n_clouds} separate cloud(s); a sign flip sends a cloud through the origin and "
         "a relabelling brings in another unit's cloud. Right: the same draws after "
         f"canonicalisation, canonical unit {k}: the mirrored and relabelled clouds collapse into "
-        "one; a cloud left apart would be a genuinely different mode."
+        "one; a cloud left apart would be a mode that no posterior symmetry maps onto the "
+        "others (whether it matters is a question of its mass: see the mode classes)."
     )
     return Figure(
         f"pair-{_slug(name)}",
@@ -362,8 +363,9 @@ def slice_figure(run: xr.DataTree, name: str, *, seed: int = 0, n: int = 61) -> 
     caption = (
         f"The log density on the plane through {sl.describe()}; the noise parameters stay at "
         "A's values. Contours are log-spaced in nats below the best point: bright basins "
-        "around the modes and dark valleys between them show separate islands of probability, "
-        "each a copy of the others under the symmetry group."
+        "around the modes, each a copy of the others under the symmetry group, and dark "
+        "valleys between them on this plane (like a straight segment, a plane says nothing "
+        "about paths off it)."
     )
     return Figure(f"slice-{_slug(name)}", f"2-D slice through modes: {name}", caption, to_png(fig))
 
