@@ -119,7 +119,7 @@ def summarize(
     if "chain_weights" in run.children and "stacking" in run["chain_weights"]:
         cw = tuple(float(w) for w in run["chain_weights"]["stacking"].values)
     excluded: tuple[int, ...] = ()
-    div_all = int(run["sample_stats"]["diverging"].sum()) if "sample_stats" in run else 0
+    div_all = _divergences(run)
     if weights == "stacking" and cw is not None:
         keep = [c for c, w in enumerate(cw) if w >= WEIGHT_MIN]
         excluded = tuple(c for c in range(len(cw)) if c not in keep)
@@ -135,6 +135,13 @@ def summarize(
         for r, e in zip(bad_rhat, bad_ess, strict=True)
     ]
     table = table.assign(flag=flag)
-    div = int(run["sample_stats"]["diverging"].sum()) if "sample_stats" in run else 0
+    div = _divergences(run)
     used = "stacking" if weights == "stacking" and cw is not None else "equal"
     return RunSummary(table, div, chains, draws, rhat_max, ess_min, used, excluded, cw, div_all)
+
+
+def _divergences(run: xr.DataTree) -> int:
+    """Divergent transitions (0 when the run has no ``sample_stats.diverging``)."""
+    if "sample_stats" not in run.children or "diverging" not in run["sample_stats"]:
+        return 0
+    return int(run["sample_stats"]["diverging"].sum())

@@ -150,7 +150,10 @@ class Density:
             o, s = self._offsets[v.name], self._sizes[v.name]
             repl[v] = x[o : o + s].reshape(self.shapes[v.name])
         cost = graph_replace(self.model.logp(), repl, strict=False)
-        return pytensor.function([x], pytensor.gradient.hessian(cost, x))
+        # the Jacobian of the gradient, vectorised: no scan (the scan of
+        # pytensor.gradient.hessian logs a failed rewrite, and evaluates several times slower)
+        grad = pytensor.grad(cost, x)
+        return pytensor.function([x], pytensor.gradient.jacobian(grad, x, vectorize=True))
 
     # --- layouts -----------------------------------------------------------------------------
     def split(self, x: np.ndarray) -> dict[str, np.ndarray]:
