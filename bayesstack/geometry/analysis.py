@@ -800,8 +800,10 @@ def _notes(r: GeometryResult) -> list[str]:
             "the chains have not mixed within it; run longer chains"
         )
     elif r.verdict != UNIMODAL:
-        bad = [f"{n} {v:.3f}" for n, v in (("canonical", rc), ("function-space", rf))
-               if v is not None and v > 1.01]  # fmt: skip
+        pairs = [("function-space", rf)]
+        if not r.continuous_posterior_symmetry:  # draws drift along a continuous orbit
+            pairs.insert(0, ("canonical", rc))
+        bad = [f"{n} {v:.3f}" for n, v in pairs if v is not None and v > 1.01]
         if bad:
             notes.append(
                 f"R-hat over {scope} is above 1.01 ({', '.join(bad)}): the chains have not "

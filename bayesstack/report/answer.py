@@ -53,6 +53,12 @@ def _names(rows) -> dict[str, str]:
     return {n: d if values.count(d) == 1 else f"{d} ({n})" for n, d in desc.items()}
 
 
+def _join(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" and {items[-1]}"
+
+
 def _cap(s: str) -> str:
     return s[:1].upper() + s[1:]
 
@@ -107,10 +113,17 @@ def _trapped(g: GeometrySummary) -> str | None:
 
 def _rhat(g: GeometrySummary, chains: str) -> str:
     scope = "the mass-bearing chains" if g.trapped_chains else chains
-    text = (
-        f"canonical R-hat {_rhat_num(g.rhat_canonical_mass)} and function-space R-hat "
-        f"{_rhat_num(g.rhat_function_mass)} over {scope}"
-    )
+    if any(c.scope == "posterior" for c in g.continuous):
+        text = (
+            f"function-space R-hat {_rhat_num(g.rhat_function_mass)} over {scope}; the "
+            f"canonical R-hat {_rhat_num(g.rhat_canonical_mass)} is no mixing diagnostic here, "
+            "as draws drift along the continuous orbit"
+        )
+    else:
+        text = (
+            f"canonical R-hat {_rhat_num(g.rhat_canonical_mass)} and function-space R-hat "
+            f"{_rhat_num(g.rhat_function_mass)} over {scope}"
+        )
     if g.divergences:
         text += f", {g.divergences} of {g.chains * g.draws} transitions divergent"
     return text
@@ -197,7 +210,7 @@ def _verdict_sentence(rows, names) -> str:
     if matters:
         text += (
             f"; the nonlinearity matters at the 95% level (γ·√F above "
-            f"{BATES_WATTS_REFERENCE}) for {', '.join(matters)}"
+            f"{BATES_WATTS_REFERENCE}) for {_join(matters)}"
         )
     lin_x_non = [r for r in non if r.linear_in_inputs]
     if lin_x_non:

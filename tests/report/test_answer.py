@@ -3,6 +3,7 @@
 from report_rows import mode_class, row
 
 from bayesstack.geometry.evidence import Ridge, Verdict
+from bayesstack.geometry.symmetry import ContinuousSymmetry
 from bayesstack.report.answer import answer_paragraph, describe
 
 
@@ -25,6 +26,8 @@ def test_paragraph_quotes_the_numbers():
     assert "cond(J) 22" in text and "median 0.6, range 0.55–0.7" in text
     assert "a GLM is a linear model in its parameters on the scale of η" in text
     assert "the nonlinearity matters at the 95% level (γ·√F above 0.5) for the one-layer" in text
+    two = answer_paragraph([*_pair(), row("stack2", 2, elpd=-46.0, rank=2)])
+    assert "for the one-layer tanh stack and the two-layer tanh stack" in two
     assert "the one-layer tanh stack predicts best (-39.7 ± 10.6)" in text
     assert "the GLM trails by 191.7 ± 12.0" in text
 
@@ -60,6 +63,7 @@ def test_each_verdict_has_its_sentence():
                 "deep", 2, activations=("identity", "identity"),
                 geometry_kw=dict(verdict=Verdict.RIDGE, posterior_group="O(3) × O(3)",
                                  ridge=Ridge(4, 6, 4, (0.0,) * 4),
+                                 continuous=(ContinuousSymmetry(1, "O", 3, "posterior"),),
                                  classes=(mode_class(orbit=None),)),
             )
         ]
@@ -68,6 +72,7 @@ def test_each_verdict_has_its_sentence():
     assert "orbit of the O(3) × O(3) group" in ridge and "flat along 4 of the 4 directions" in ridge
     assert "the group has dimension 6; 2 direction(s) fix the point" in ridge
     assert "2,304" not in ridge
+    assert "the canonical R-hat 1.000 is no mixing diagnostic here" in ridge
 
 
 def test_linearity_clauses_follow_the_curvatures():
