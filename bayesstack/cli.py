@@ -37,7 +37,7 @@ def _load_data(
     trials: str | None,
 ):
     from bayesstack.data import from_csv
-    from bayesstack.datasets import load_dataset
+    from bayesstack.data.builtin import load_dataset
 
     if (data is None) == (dataset is None):
         raise BayesstackError(
@@ -87,7 +87,7 @@ def fit(
 ) -> None:
     """Fit a model spec by MCMC and save the run."""
     import bayesstack as bs
-    from bayesstack.io import check_run_path
+    from bayesstack.inference.io import check_run_path
 
     check_run_path(out_path, "--out")
     model_spec = bs.load_spec(spec)
@@ -126,7 +126,7 @@ def summary(
 ) -> None:
     """Print the ArviZ summary of a run, flagging divergences, R-hat and ESS."""
     import bayesstack as bs
-    from bayesstack.summary import summarize
+    from bayesstack.report.summary import summarize
 
     run = bs.load(run_path)
     spec = bs.spec_of(run)  # fails on a file that is not a run
@@ -174,7 +174,7 @@ def datasets(
     ] = False,
 ) -> None:
     """List the built-in datasets."""
-    from bayesstack.datasets import DEFAULT_DATASET, list_datasets
+    from bayesstack.data.builtin import DEFAULT_DATASET, list_datasets
 
     table = Table(title=f"built-in datasets (default: {DEFAULT_DATASET})")
     cols = ["name", "kind", "family", "n", "d", "description"]
@@ -212,7 +212,7 @@ def geometry(
     """Posterior geometry of a run: symmetry, modes and their mass, verdict, curvature."""
     import bayesstack as bs
     from bayesstack.geometry import analyze
-    from bayesstack.io import atomic_write, check_output_path, check_run_path
+    from bayesstack.inference.io import atomic_write, check_output_path, check_run_path
 
     if json_out is not None:
         check_output_path(json_out, "--json")
@@ -297,7 +297,7 @@ def bench(
     ] = None,
 ) -> None:
     """Benchmark the backends against hand-written PyMC and numpyro; print Markdown tables."""
-    from bayesstack import bench as b
+    from benchmarks import backends as bench as b
 
     chosen = backends.split(",") if backends else list(b.BACKENDS)
     rows = b.run_benchmarks(

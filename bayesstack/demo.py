@@ -21,16 +21,16 @@ from pathlib import Path
 
 import xarray as xr
 
-from bayesstack.errors import BayesstackError
-from bayesstack.io import atomic_write, save
-from bayesstack.report import render_report
-from bayesstack.report.compare import COMMAND_ATTR, collect
-from bayesstack.report.features import (
+from bayesstack.data.features import (
     FEATURE_MAP_ATTR,
     polynomial_features,
     polynomial_map,
     polynomial_names,
 )
+from bayesstack.errors import BayesstackError
+from bayesstack.inference.io import atomic_write, save
+from bayesstack.report import render_report
+from bayesstack.report.compare import COMMAND_ATTR, collect
 from bayesstack.report.progress import stages
 from bayesstack.spec import Spec, load_spec
 
@@ -101,7 +101,7 @@ def fit_demo_runs(
         Run files keyed by model name.
     """
     import bayesstack as bs
-    from bayesstack.datasets import load_dataset
+    from bayesstack.data.builtin import load_dataset
 
     ds = load_dataset(dataset)
     runs_dir = out_dir / "runs"
@@ -143,7 +143,7 @@ def _fit_poly(glm: Spec, ds, runs_dir: Path, fit_kw: dict, out_dir: Path, quick:
     )
     run.attrs[FEATURE_MAP_ATTR] = json.dumps(polynomial_map(2, ds.feature_names))
     run.attrs[COMMAND_ATTR] = _demo_command(out_dir, quick) + (
-        f"  # builds [x, x²] of {ds.name} with bayesstack.report.features.polynomial_features"
+        f"  # builds [x, x²] of {ds.name} with bayesstack.data.features.polynomial_features"
     )
     return save(run, runs_dir / f"{POLY_NAME}.nc")
 
@@ -179,7 +179,7 @@ def run_demo(
     Path
         The report's HTML file.
     """
-    from bayesstack.datasets import DEFAULT_DATASET
+    from bayesstack.data.builtin import DEFAULT_DATASET
 
     out_dir = Path(out_dir)
     if not (out_dir.parent if str(out_dir.parent) else Path(".")).is_dir():

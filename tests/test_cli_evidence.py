@@ -6,10 +6,10 @@ import sys
 
 import numpy as np
 import pytest
+from bayesstack.testing import run_from_draws
 
 import bayesstack as bs
 from bayesstack.cli import main
-from bayesstack.geometry.synthetic import run_from_draws
 from bayesstack.spec import Layer, Spec
 
 

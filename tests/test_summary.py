@@ -4,9 +4,9 @@ them."""
 import numpy as np
 import pytest
 import xarray as xr
+from bayesstack.report.summary import summarize
 
 from bayesstack.errors import BayesstackError
-from bayesstack.summary import summarize
 
 
 def _run(rng, weights=None):

@@ -41,7 +41,7 @@ from bayesstack.geometry.modes import (
     mode_pairs,
 )
 from bayesstack.geometry.optimize import MapResult, multistart_map
-from bayesstack.network import flatten, param_dims, unflatten, weight_names
+from bayesstack.model.network import flatten, param_dims, unflatten, weight_names
 from bayesstack.spec import Spec
 
 log = logging.getLogger(__name__)
@@ -503,8 +503,7 @@ def analyze(
         Its ``run`` carries the ``canonical_posterior`` and ``chain_weights`` groups.
     """
     from bayesstack.geometry.symmetry import symmetry_group
-    from bayesstack.io import spec_of
-    from bayesstack.sampling import model_of
+    from bayesstack.inference.io import model_from_run, spec_of
 
     n_map_starts = check_int("MAP starts", n_map_starts)
     seed = check_int("seed", seed)
@@ -554,7 +553,7 @@ def analyze(
     clock.stage("compile")
     from bayesstack.geometry.density import Density, posterior_flat
 
-    model = model_of(run)
+    model = model_from_run(run)
     density = Density(model, spec)
     hess = WeightHessian(density)
     hess(theta[0, 0], {n: nuis[n][0, 0] for n in hess.nuisance})  # first call: JIT compile

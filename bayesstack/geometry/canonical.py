@@ -42,8 +42,8 @@ from bayesstack.geometry.symmetry import (
     identity_element,
     sample_shape,
 )
-from bayesstack.io import spec_of
-from bayesstack.network import param_dims, weight_names
+from bayesstack.inference.io import spec_of
+from bayesstack.model.network import param_dims, weight_names
 from bayesstack.registry import ACTIVATIONS
 from bayesstack.spec import Spec
 

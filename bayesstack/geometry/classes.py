@@ -34,7 +34,7 @@ import numpy as np
 from bayesstack.geometry.evidence import ModeClass, Ridge, stabiliser_order
 from bayesstack.geometry.mass import bridge_log_mass, laplace_log_mass, log_mean_exp
 from bayesstack.geometry.modes import ModeClusters, align_to
-from bayesstack.network import flatten, forward, unflatten
+from bayesstack.model.network import flatten, forward, unflatten
 from bayesstack.spec import Spec
 
 #: Most draws per chain that bridge sampling uses (evenly spaced).

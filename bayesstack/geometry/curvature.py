@@ -10,7 +10,7 @@ over unit directions, computed as R's ``MASS::rms.curv`` does. Above a parameter
 threshold a Monte Carlo estimator over random directions replaces the closed form.
 
 :func:`stack_curvature` gets ``J`` and ``A`` of a stacked GLM's output linear predictor from
-JAX's exact derivatives of :func:`bayesstack.network.forward` (:mod:`.derivatives`), and
+JAX's exact derivatives of :func:`bayesstack.model.network.forward` (:mod:`.derivatives`), and
 :func:`input_curvature` asks the same question about the inputs x instead of θ.
 
 References
@@ -320,7 +320,7 @@ def rms_curvature(
 
 def _point(spec, params: Mapping[str, Any], n_features: int) -> dict[str, np.ndarray]:
     """The weights as float arrays, checked against the spec's shapes (one point, no samples)."""
-    from bayesstack.network import param_shapes
+    from bayesstack.model.network import param_shapes
 
     out = {}
     for name, shape in param_shapes(spec, n_features).items():
@@ -346,7 +346,7 @@ def _as_X(X: Any) -> np.ndarray:
 def _prepare(spec, params: Mapping[str, Any], X: Any):
     """Checked inputs, flat θ and the compiled derivatives for one parameter point."""
     from bayesstack.geometry.derivatives import eta_derivatives
-    from bayesstack.network import flatten
+    from bayesstack.model.network import flatten
 
     X = _as_X(X)
     theta = flatten(_point(spec, params, X.shape[1]), spec)
@@ -404,7 +404,7 @@ def stack_curvature(
     """RMS relative curvature of a stacked GLM's output linear predictor η in its weights θ.
 
     θ is the flat vector of all weights in the order of ``network.weight_names(spec)``; η is
-    :func:`bayesstack.network.forward` at the observed ``X``, differentiated exactly by
+    :func:`bayesstack.model.network.forward` at the observed ``X``, differentiated exactly by
     JAX (compiled once per spec and input width, cached across calls).
 
     Parameters
@@ -518,7 +518,7 @@ def mean_curvature(
     """
     from dataclasses import replace
 
-    from bayesstack.network import forward
+    from bayesstack.model.network import forward
 
     X = _as_X(X)
     J, A = stack_derivatives(spec, params, X)
@@ -594,7 +594,7 @@ def input_curvature(
 
     if feature_map is None:  # η's own cached JAX graph, differentiated in x
         from bayesstack.geometry.derivatives import input_derivatives
-        from bayesstack.network import flatten
+        from bayesstack.model.network import flatten
 
         theta = flatten(_point(spec, params, D), spec)
         g, h = (np.asarray(a) for a in input_derivatives(spec, D)(theta, X))
@@ -619,7 +619,7 @@ def _mapped_input_derivatives(spec, params, X, feature_map) -> tuple[np.ndarray,
     import pytensor.tensor as pt
 
     from bayesstack.geometry.derivatives import jaxify
-    from bayesstack.network import forward
+    from bayesstack.model.network import forward
 
     D = X.shape[1]
     Xs = pt.matrix("X", dtype="float64")

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from bayesstack.errors import BayesstackError
-from bayesstack.network import weight_names
+from bayesstack.model.network import weight_names
 from bayesstack.spec import Spec
 
 #: PyTensor mode of tiny helper functions (transforms): numba's JIT would cost ~0.8 s each.

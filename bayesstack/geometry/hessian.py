@@ -31,7 +31,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from bayesstack.errors import BayesstackError
-from bayesstack.network import weight_names
+from bayesstack.model.network import weight_names
 from bayesstack.spec import Spec
 
 #: Default work budget (see the module docstring; a few seconds on one core).

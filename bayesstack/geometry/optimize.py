@@ -55,7 +55,7 @@ from threadpoolctl import threadpool_limits
 from bayesstack.errors import check_int
 from bayesstack.geometry.hessian import WeightHessian
 from bayesstack.geometry.modes import THRESHOLD, align_to
-from bayesstack.network import forward, unflatten, weight_names
+from bayesstack.model.network import forward, unflatten, weight_names
 from bayesstack.spec import Spec
 
 log = logging.getLogger(__name__)

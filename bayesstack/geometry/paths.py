@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayesstack.network import flatten, unflatten
+from bayesstack.model.network import flatten, unflatten
 from bayesstack.spec import Spec
 
 

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bayesstack.network import param_dims, weight_names
+from bayesstack.model.network import param_dims, weight_names
 from bayesstack.registry import ACTIVATIONS, PRIORS
 from bayesstack.spec import Spec
 

@@ -13,8 +13,8 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from bayesstack.io import SPEC_ATTR
-from bayesstack.network import hidden_dim, param_dims, weight_names
+from bayesstack.inference.io import SPEC_ATTR
+from bayesstack.model.network import hidden_dim, param_dims, weight_names
 from bayesstack.spec import Spec
 
 
@@ -81,7 +81,7 @@ def run_from_draws(
     }
     model = None
     if log_likelihood or isinstance(logp, str):
-        from bayesstack.builder import build_model
+        from bayesstack.model.builder import build_model
 
         model = build_model(spec, X, y, feature_names=names)
     if isinstance(logp, str):
@@ -160,7 +160,7 @@ def mode_run(
 
     Each start (a flat unconstrained vector in the layout of
     :class:`bayesstack.geometry.density.Density`) is maximised on the model's density; chain
-    ``c`` then runs NUTS (``bayesstack.jaxnuts``: ``tune`` + ``draws`` iterations, target
+    ``c`` then runs NUTS (``bayesstack.inference.jaxnuts``: ``tune`` + ``draws`` iterations, target
     acceptance 0.9) from the optimum of ``starts[chain_start[c]]``. With ``images`` each
     chain's draws are moved by a random posterior group element (chains sit in different
     images, as dispersed chains do). For tests: chains planted in known modes.
@@ -172,11 +172,11 @@ def mode_run(
     logp_optima : array (len(starts),)
         The log density at each start's optimum.
     """
-    from bayesstack.builder import build_model
     from bayesstack.geometry.density import Density
     from bayesstack.geometry.optimize import _maximize
     from bayesstack.geometry.symmetry import apply, random_element
-    from bayesstack.jaxnuts import chain_program, data_arrays, run_chain
+    from bayesstack.inference.jaxnuts import chain_program, data_arrays, run_chain
+    from bayesstack.model.builder import build_model
 
     model = build_model(spec, X, y)
     dens = Density(model, spec)

@@ -24,13 +24,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesstack.data.features import FEATURE_MAP_ATTR, feature_map_of
 from bayesstack.errors import BayesstackError, check_int
 from bayesstack.geometry.curvature import AFFINE_TOL
 from bayesstack.geometry.summary import GeometrySummary, summarize_geometry
-from bayesstack.io import spec_of
-from bayesstack.network import forward, n_weights, unflatten, weight_names
-from bayesstack.report.features import FEATURE_MAP_ATTR, feature_map_of
-from bayesstack.sampling import FitSettings, model_of
+from bayesstack.inference.io import model_from_run, spec_of
+from bayesstack.inference.settings import FitSettings
+from bayesstack.model.network import forward, n_weights, unflatten, weight_names
 from bayesstack.spec import builtin_specs
 
 #: Packages whose versions the report lists.
@@ -183,7 +183,7 @@ def ensure_log_likelihood(run: xr.DataTree) -> xr.DataTree:
     import pymc as pm
 
     run = run.copy()
-    pm.compute_log_likelihood(run, model=model_of(run), progressbar=False)
+    pm.compute_log_likelihood(run, model=model_from_run(run), progressbar=False)
     return run
 
 

@@ -19,9 +19,8 @@ import xarray as xr
 from bayesstack.geometry.analysis import weight_draws
 from bayesstack.geometry.density import Density, posterior_flat
 from bayesstack.geometry.modes import THRESHOLD, align_to, within_scale
-from bayesstack.io import spec_of
-from bayesstack.network import flatten
-from bayesstack.sampling import model_of
+from bayesstack.inference.io import model_from_run, spec_of
+from bayesstack.model.network import flatten
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ def log_density(run: xr.DataTree) -> LogDensity:
     (:meth:`bayesstack.geometry.density.Density.unconstrain`).
     """
     spec = spec_of(run)
-    dens = Density(model_of(run), spec)
+    dens = Density(model_from_run(run), spec)
     draws = posterior_flat(dens, run["posterior"].to_dataset())
     mask = np.zeros(dens.size, dtype=bool)
     mask[dens.weight_index] = True

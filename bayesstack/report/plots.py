@@ -22,11 +22,10 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure as MplFigure
 
-from bayesstack.io import spec_of
-from bayesstack.network import param_dims, weight_names
+from bayesstack.inference.io import model_from_run, spec_of
+from bayesstack.model.network import param_dims, weight_names
 from bayesstack.report import modes
 from bayesstack.report.compare import Comparison, ModelRow, eta_draws
-from bayesstack.sampling import model_of
 
 DPI = 100
 PPC_DRAWS = 60  # posterior draws behind each posterior predictive check
@@ -160,7 +159,7 @@ def ppc_figure(run: xr.DataTree, name: str, *, seed: int = 0) -> Figure:
     with _quiet("pymc"):
         pp = pm.sample_posterior_predictive(
             sub,
-            model=model_of(run),
+            model=model_from_run(run),
             random_seed=seed,
             progressbar=False,
             extend_inferencedata=False,

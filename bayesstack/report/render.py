@@ -18,7 +18,7 @@ from pathlib import Path
 import jinja2
 
 from bayesstack.errors import BayesstackError
-from bayesstack.io import atomic_write, check_output_path
+from bayesstack.inference.io import atomic_write, check_output_path
 from bayesstack.report.answer import answer_paragraph, describe
 from bayesstack.report.compare import Comparison, ModelRow, RunInfo
 from bayesstack.report.plots import Figure

@@ -8,14 +8,14 @@ import json
 
 import numpy as np
 import pytest
+from bayesstack.data.builtin import load_dataset, teacher_params
+from bayesstack.model.network import weight_names
+from bayesstack.testing import ar1, draws_around, run_from_draws
 from rich.table import Table
 
-from bayesstack.datasets import load_dataset, teacher_params
 from bayesstack.geometry import BEYOND, SYMMETRIC, UNIMODAL, analyze
 from bayesstack.geometry import function_space as fs
 from bayesstack.geometry.symmetry import apply, random_element
-from bayesstack.geometry.synthetic import ar1, draws_around, run_from_draws
-from bayesstack.network import weight_names
 from bayesstack.spec import Spec, load_spec, normal
 
 REQUIRED = [

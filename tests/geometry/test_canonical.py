@@ -4,12 +4,12 @@ import arviz as az
 import numpy as np
 import pytest
 import xarray as xr
+from bayesstack.model.network import flatten, param_dims, param_shapes
 
 from bayesstack import build_model
 from bayesstack.errors import BayesstackError
 from bayesstack.geometry.canonical import add_canonical, canonicalize
 from bayesstack.geometry.symmetry import apply, random_element
-from bayesstack.network import flatten, param_dims, param_shapes
 from bayesstack.spec import Spec
 
 D = 3

@@ -189,7 +189,7 @@ def make_spec(layers, family="gaussian"):
 
 
 def random_params(spec, n_features, seed):
-    from bayesstack.network import param_shapes
+    from bayesstack.model.network import param_shapes
 
     rng = np.random.default_rng(seed)
     return {k: rng.normal(size=s) for k, s in param_shapes(spec, n_features).items()}
@@ -233,7 +233,7 @@ def test_tanh_stack_is_curved_and_random_agrees():
 
 
 def test_stack_derivatives_match_finite_differences_of_numpy_forward():
-    from bayesstack.network import flatten, forward, param_shapes, weight_names
+    from bayesstack.model.network import flatten, forward, param_shapes, weight_names
 
     X = np.random.default_rng(18).normal(size=(15, 2))
     spec = make_spec([{"units": 2, "activation": "tanh"}, {"units": 2, "activation": "sigmoid"}])
@@ -268,8 +268,9 @@ def test_stack_derivatives_match_finite_differences_of_numpy_forward():
 @pytest.mark.parametrize("activation", ["identity", "tanh", "sigmoid", "relu", "softplus"])
 def test_jax_eta_equals_numpy_forward_in_float64(activation):
     """The JAX η the curvature differentiates is the numpy forward pass, to rounding."""
+    from bayesstack.model.network import flatten, forward
+
     from bayesstack.geometry.derivatives import eta_of_theta
-    from bayesstack.network import flatten, forward
 
     X = np.random.default_rng(20).normal(size=(40, 3))
     spec = make_spec([{"units": 4, "activation": activation}, {"units": 3, "activation": "tanh"}])

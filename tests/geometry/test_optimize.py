@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from bayesstack.data.builtin import load_dataset
+from bayesstack.model.builder import build_model
 
-from bayesstack.builder import build_model
-from bayesstack.datasets import load_dataset
 from bayesstack.errors import BayesstackError
 from bayesstack.geometry.optimize import MapObjective, multistart_map
 from bayesstack.spec import Layer, Spec, normal

@@ -6,6 +6,7 @@ from functools import cache
 
 import numpy as np
 import pytest
+from bayesstack.model.network import forward, param_shapes, weight_names
 
 from bayesstack import build_model
 from bayesstack.geometry.symmetry import (
@@ -19,7 +20,6 @@ from bayesstack.geometry.symmetry import (
     random_element,
     symmetry_group,
 )
-from bayesstack.network import forward, param_shapes, weight_names
 from bayesstack.spec import Spec
 
 ACTIVATIONS = ["identity", "tanh", "sigmoid", "relu", "softplus"]

@@ -1,6 +1,6 @@
 """The verdict decided by mass: the rule on numbers, and runs with known mode classes.
 
-Runs are built with :func:`bayesstack.geometry.synthetic.mode_run`: each chain is a NUTS
+Runs are built with :func:`bayesstack.testing.mode_run`: each chain is a NUTS
 chain started at a chosen optimum of the real posterior (stack2-tanh on the teacher data has
 a best class at log density -54.9 and a local optimum at -71.1, found from seeded dispersed
 starts). One test fits a tanh stack with ``bayesstack.fit`` from dispersed starts.
@@ -11,14 +11,14 @@ import time
 
 import numpy as np
 import pytest
+from bayesstack.data.builtin import load_dataset
+from bayesstack.model.builder import build_model
+from bayesstack.model.network import flatten
+from bayesstack.testing import mode_run
 
-from bayesstack.builder import build_model
-from bayesstack.datasets import load_dataset
 from bayesstack.geometry import BEYOND, LIKELIHOOD, SYMMETRIC, UNIMODAL, Verdict, analyze
 from bayesstack.geometry.density import Density
 from bayesstack.geometry.evidence import ModeClass, assign_shares, decide, stabiliser_order
-from bayesstack.geometry.synthetic import mode_run
-from bayesstack.network import flatten
 from bayesstack.spec import Layer, Spec, load_spec
 
 
@@ -146,7 +146,7 @@ def test_sigmoid_reflections_are_likelihood_images():
         "W1": np.array([[2.0, -1.0], [0.5, 1.5]]), "b1": np.array([0.3, -0.2]),
         "W2": np.array([1.5, -2.0]), "b2": np.array(0.2),
     }  # fmt: skip
-    from bayesstack.network import forward
+    from bayesstack.model.network import forward
 
     y = forward(spec, teacher, X) + 0.3 * rng.normal(size=200)
     refl = {k: v.copy() for k, v in teacher.items()}
@@ -204,9 +204,10 @@ def test_mcmc_fit_of_a_tanh_stack_is_symmetric_multimodality():
 def test_deep_linear_orbit_path_is_flat_and_reaches_the_image():
     """Along g(t)·A, g(t) = expm(tK) in O(3) x O(3), the density is constant to 1e-8; the
     path ends on B = h·A for random posterior group elements h (det -1 ones included)."""
+    from bayesstack.model.network import unflatten
+
     from bayesstack.geometry.paths import orbit_path
     from bayesstack.geometry.symmetry import apply, random_element, symmetry_group
-    from bayesstack.network import unflatten
 
     spec = load_spec("deep-linear")
     ds = load_dataset("teacher-gaussian")

@@ -161,8 +161,9 @@ def test_log_likelihood_is_computed_when_missing(demo_runs):
 
 
 def test_fit_commands_name_the_runs_builtin_spec(demo_runs):
+    from bayesstack.inference.io import spec_of
+
     from bayesstack.report.compare import COMMAND_ATTR, fit_command
-    from bayesstack.sampling import spec_of
 
     paths, _ = demo_runs
     run = bs.load(paths["stack1-tanh"])
