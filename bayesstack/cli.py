@@ -122,6 +122,12 @@ def summary(
     run_path: Annotated[Path, typer.Argument(help="A run file written by `fit`")],
     group: Annotated[str, typer.Option(help="posterior | canonical_posterior")] = "posterior",
     rhat_max: Annotated[float, typer.Option(help="Flag R-hat above this")] = 1.01,
+    weights: Annotated[
+        str,
+        typer.Option(
+            help="stacking: only chains with stacking weight (from `geometry`); equal: all"
+        ),
+    ] = "stacking",
 ) -> None:
     """Print the ArviZ summary of a run, flagging divergences, R-hat and ESS."""
     import bayesstack as bs
@@ -133,7 +139,9 @@ def summary(
         raise BayesstackError(
             f"--group: the run has no group {group!r}; it has {', '.join(run.children)}"
         )
-    s = summarize(run, group=group, rhat_max=rhat_max)
+    if weights not in ("stacking", "equal"):
+        raise BayesstackError(f"--weights: use stacking or equal, got {weights!r}")
+    s = summarize(run, group=group, rhat_max=rhat_max, weights=weights)
     table = Table(
         title=f"{spec.name} on {run.attrs.get('dataset') or 'data'}: "
         f"{s.chains} chains x {s.draws} draws"
@@ -153,6 +161,15 @@ def summary(
         f"[{div_style}]divergences: {s.divergences}[/]; flagged parameters: {s.n_flagged} "
         f"(R-hat > {s.rhat_max}, or bulk/tail ESS < {s.ess_min:.0f})"
     )
+    if s.excluded_chains:
+        left = ", ".join(map(str, s.excluded_chains))
+        out.print(
+            f"[bold red]left out chain(s) {left}: no stacking weight (trapped in a local mode, "
+            f"they did not sample the posterior); {s.divergences_all} divergences over all "
+            "chains; --weights equal shows every chain[/]"
+        )
+    elif s.weights == "stacking":
+        out.print("stacking weights: every chain carries weight")
 
 
 @app.command()
@@ -182,7 +199,8 @@ def geometry(
         Path | None, typer.Option("--json", help="Write the results as JSON")
     ] = None,
     save_canonical: Annotated[
-        Path | None, typer.Option(help="Save the run with its canonical_posterior group")
+        Path | None,
+        typer.Option(help="Save the run with its canonical_posterior and chain_weights groups"),
     ] = None,
     method: Annotated[str, typer.Option(help="Canonicaliser: align | sort")] = "align",
     map_starts: Annotated[
@@ -192,8 +210,11 @@ def geometry(
         bool, typer.Option(help="Start the MAP from each chain's best draw")
     ] = True,
     seed: Annotated[int, typer.Option(help="Seed of the dispersed MAP starts")] = 0,
+    min_mass: Annotated[
+        float, typer.Option(help="Share of the posterior mass from which a mode class counts")
+    ] = 1e-3,
 ) -> None:
-    """Posterior geometry of a run: symmetry group, modes, MAP optima, Hessians, curvature."""
+    """Posterior geometry of a run: symmetry, modes and their mass, verdict, curvature."""
     import bayesstack as bs
     from bayesstack.geometry import analyze
     from bayesstack.inference.io import atomic_write, check_output_path, check_run_path
@@ -204,6 +225,8 @@ def geometry(
         check_run_path(save_canonical, "--save-canonical")
     if method not in ("align", "sort"):
         raise BayesstackError(f"--method: unknown method {method!r}; use align or sort")
+    if not 0.0 < min_mass < 1.0:
+        raise BayesstackError(f"--min-mass: must be a number in (0, 1), got {min_mass!r}")
     run = bs.load(run_path)
     with err.status("analysing posterior geometry") as status:
         result = analyze(
@@ -212,6 +235,7 @@ def geometry(
             n_map_starts=map_starts,
             map_from_chains=map_from_chains,
             seed=seed,
+            min_mass=min_mass,
             progress=lambda stage: status.update(f"geometry: {stage}"),
         )
     out.print(result.to_table())

@@ -161,8 +161,10 @@ def run_demo(
     Parameters
     ----------
     out_dir : str or Path
-        Output folder, created if missing (its parent must exist). It receives ``runs/*.nc``,
-        ``runs/*.geometry.json``, ``report.html``, ``report.md`` and ``report_files/``.
+        Output folder, created if missing (its parent must exist). It receives ``runs/*.nc``
+        (saved again after the analysis, with their ``canonical_posterior`` and
+        ``chain_weights`` groups), ``runs/*.geometry.json``, ``report.html``, ``report.md``
+        and ``report_files/``.
     quick : bool
         Fewer and shorter chains (:data:`QUICK` instead of :data:`FULL`), for tests.
     progress : bool
@@ -206,6 +208,8 @@ def run_demo(
         for name, geo in comparison.geometry.items():
             text = json.dumps(geo, indent=1, sort_keys=True) + "\n"
             atomic_write(out_dir / "runs" / f"{name}.geometry.json", text.encode())
+            # the analysed run: log-likelihood, canonical posterior and chain weights
+            save(comparison.runs[name], paths[name])
         report = render_report(
             comparison,
             out_dir / "report.html",

@@ -6,25 +6,14 @@ canonical) and in function space, modes (raw, up to symmetry, and which raw mode
 of which), multi-start MAP optima (raw and up to symmetry), the fraction of draws where the
 weight Hessian is negative definite, and the Bates-Watts curvatures of η in θ and in x.
 
-The verdict rule
-----------------
-The verdict follows from the numbers, never from the spec:
-
-1. ``"multimodal beyond symmetry"`` if ``modes_canonical > 1`` or
-   ``map_optima_canonical > 1``: there are modes (or local maxima) that no posterior
-   symmetry maps onto each other.
-2. else ``"symmetric multimodality"`` if ``modes_raw > 1`` or ``map_optima_raw > 1``: there
-   are several modes, but all are images of one another; or if a continuous posterior
-   symmetry acts and ``hessian_negdef_fraction < 1`` (the maxima form a continuous orbit).
-3. else ``"unimodal"``.
-
-``modes_canonical`` is the number of modes of the canonical draws; for a spec with a
-continuous posterior symmetry (identity layers: O(H)), which no discrete canonicalisation
-removes, it is the number of modes of the draws of η (function space) instead. MAP counts
-enter only when the multi-start MAP ran (from each chain's best draw by default, and from
-``n_map_starts`` dispersed points). Findings that qualify the verdict (R-hat above 1.01
-within one mode, chains that switch modes, disagreements between the canonical clustering and
-the pairwise images) are listed in ``notes``.
+The verdict
+-----------
+The verdict is decided by posterior mass (:mod:`bayesstack.geometry.evidence`): the optima
+of the multi-start MAP are grouped into classes up to posterior symmetry, each class gets a
+log mass (Laplace at its best optimum, and bridge sampling from its own chains' draws, both
+times its orbit size), and only classes holding at least ``min_mass`` of the total count.
+Lighter classes are trapped local modes: their chains are named in ``warnings`` and get no
+stacking weight. See ``docs/geometry.md`` for the rule and why.
 """
 
 from __future__ import annotations
@@ -41,6 +30,7 @@ import xarray as xr
 
 from bayesstack.errors import BayesstackError, check_int
 from bayesstack.geometry import function_space as fs
+from bayesstack.geometry.evidence import MIN_MASS, ModeClass, Ridge, Verdict
 from bayesstack.geometry.hessian import BUDGET, HessianCheck, WeightHessian, hessian_check
 from bayesstack.geometry.modes import (
     THRESHOLD,
@@ -56,9 +46,13 @@ from bayesstack.spec import Spec
 
 log = logging.getLogger(__name__)
 
-UNIMODAL = "unimodal"
-SYMMETRIC = "symmetric multimodality"
-BEYOND = "multimodal beyond symmetry"
+UNIMODAL = Verdict.UNIMODAL
+RIDGE = Verdict.RIDGE
+SYMMETRIC = Verdict.SYMMETRIC
+LIKELIHOOD = Verdict.LIKELIHOOD
+BEYOND = Verdict.BEYOND
+#: Name of the run group holding the stacking weights of the chains.
+CHAIN_WEIGHTS = "chain_weights"
 #: Observations of η used to cluster modes in function space (evenly spaced).
 FUNCTION_OBS = 50
 
@@ -68,7 +62,8 @@ class GeometryResult:
     """Everything :func:`analyze` found about one run.
 
     ``to_dict()`` gives the JSON that other tools read; ``to_table()`` a rich table and
-    ``str()`` a plain-text one. ``run`` is the analysed run with its ``canonical_posterior``.
+    ``str()`` a plain-text one. ``run`` is the analysed run with its ``canonical_posterior``
+    and ``chain_weights`` groups. The report reads these fields directly.
     """
 
     model: str
@@ -77,8 +72,7 @@ class GeometryResult:
     n_obs: int
     chains: int
     draws: int
-    posterior_group_order: int
-    continuous_symmetries: tuple[str, ...]
+    group: Any  # SymmetryGroup
     expected_chains_to_see_all_images: float
     rhat: fs.RhatSummary
     modes_raw: ModeClusters
@@ -88,14 +82,44 @@ class GeometryResult:
     mode_orbits: int
     map: MapResult | None
     hessian: HessianCheck
-    curvature: Any | None
+    curvature: Any | None  # CurvatureSummary
     curvature_inputs: Any | None
-    curvature_point: str
-    verdict: str
+    verdict: Verdict
     notes: tuple[str, ...]
     canonical: dict[str, Any]
     timings: dict[str, float]
+    mode_classes: tuple[ModeClass, ...] = ()
+    chain_class: tuple[int | None, ...] = ()
+    chain_weights: np.ndarray | None = None
+    chain_weights_method: str = ""
+    rhat_mass: fs.RhatSummary | None = None
+    ridge: Ridge | None = None
+    min_mass: float = MIN_MASS
+    divergences: int | None = None
+    warnings: tuple[str, ...] = ()
+    input_feature_map: dict[str, Any] | None = None
     run: xr.DataTree | None = field(default=None, repr=False, compare=False)
+
+    # --- derived ------------------------------------------------------------------------------
+    @property
+    def posterior_group_order(self) -> int:
+        """Order of the discrete posterior group (signed permutations included)."""
+        return int(self.group.posterior_order)
+
+    @property
+    def posterior_group_name(self) -> str:
+        """The posterior group in words, e.g. ``48`` or ``O(3) × O(3)``."""
+        return self.group.posterior_name
+
+    @property
+    def continuous_symmetries(self) -> tuple[str, ...]:
+        """Names of the continuous symmetries (``str`` of ``group.continuous``)."""
+        return tuple(self.group.continuous_symmetries)
+
+    @property
+    def continuous_posterior_symmetry(self) -> bool:
+        """Whether a continuous symmetry keeps the posterior (not only the likelihood)."""
+        return bool(self.group.posterior_continuous)
 
     @property
     def n_modes_canonical(self) -> int:
@@ -105,14 +129,35 @@ class GeometryResult:
         return self.modes_canonical.n_modes
 
     @property
-    def continuous_posterior_symmetry(self) -> bool:
-        """Whether a continuous symmetry keeps the posterior (not only the likelihood)."""
-        return any("(posterior)" in c for c in self.continuous_symmetries)
+    def mass_bearing(self) -> tuple[ModeClass, ...]:
+        """Classes with at least ``min_mass`` of the mass."""
+        return tuple(c for c in self.mode_classes if c.mass_bearing)
+
+    @property
+    def trapped_classes(self) -> tuple[ModeClass, ...]:
+        """Classes below ``min_mass``: trapped local modes."""
+        return tuple(c for c in self.mode_classes if not c.mass_bearing)
+
+    @property
+    def trapped_chains(self) -> tuple[int, ...]:
+        """Chains in trapped local modes: they did not sample the posterior."""
+        return tuple(sorted(c for k in self.trapped_classes for c in k.chains))
+
+    @property
+    def mass_chains(self) -> tuple[int, ...]:
+        """Chains in mass-bearing classes (all chains when no class is trapped)."""
+        trapped = set(self.trapped_chains)
+        return tuple(c for c in range(self.chains) if c not in trapped)
+
+    def _rhat_mass(self, which: str) -> float | None:
+        r = self.rhat_mass if self.rhat_mass is not None else self.rhat
+        return _num(getattr(r, which))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict; the keys listed in ``docs/geometry.md`` are stable."""
+        """JSON-ready dict; every key is listed in ``docs/geometry.md``."""
         curv, cin = self.curvature, self.curvature_inputs
         pairs = self.mode_pairs
+        weights = None if self.chain_weights is None else [float(w) for w in self.chain_weights]
         return {
             "model": self.model,
             "depth": self.depth,
@@ -120,14 +165,19 @@ class GeometryResult:
             "n_obs": self.n_obs,
             "chains": self.chains,
             "draws": self.draws,
-            "posterior_group_order": int(self.posterior_group_order),
-            "symmetric_images": int(self.posterior_group_order),
+            "posterior_group_order": self.posterior_group_order,
+            "posterior_group": self.posterior_group_name,
+            "symmetric_images": self.posterior_group_order,
             "log10_posterior_group_order": math.log10(self.posterior_group_order),
             "expected_chains_to_see_all_images": _num(self.expected_chains_to_see_all_images),
             "continuous_symmetries": list(self.continuous_symmetries),
+            "continuous_symmetry_records": [c.to_dict() for c in self.group.continuous],
             "rhat_max_raw": _num(self.rhat.raw),
             "rhat_max_canonical": _num(self.rhat.canonical),
             "rhat_max_function": _num(self.rhat.function),
+            "rhat_max_canonical_mass": self._rhat_mass("canonical"),
+            "rhat_max_function_mass": self._rhat_mass("function"),
+            "mass_chains": list(self.mass_chains),
             "modes_raw": self.modes_raw.n_modes,
             "modes_canonical": self.n_modes_canonical,
             "modes_function": self.modes_function.n_modes,
@@ -137,21 +187,47 @@ class GeometryResult:
             "map_optima_raw": None if self.map is None else self.map.n_raw,
             "map_optima_canonical": None if self.map is None else self.map.n_canonical,
             "hessian_negdef_fraction": self.hessian.negdef_fraction,
+            "mode_classes": [c.to_dict() for c in self.mode_classes],
+            "min_mass": self.min_mass,
+            "chain_class": list(self.chain_class),
+            "chain_weights": weights,
+            "chain_weights_method": self.chain_weights_method,
+            "trapped_chains": list(self.trapped_chains),
+            "ridge": None if self.ridge is None else self.ridge.to_dict(),
+            "divergences": self.divergences,
             "curvature_parameter_effects": None if curv is None else _num(curv.parameter_effects),
             "curvature_intrinsic": None if curv is None else _num(curv.intrinsic),
+            "curvature_parameter_effects_draws": (
+                None if curv is None else curv.draws_range("parameter_effects")
+            ),
+            "curvature_intrinsic_draws": None if curv is None else curv.draws_range("intrinsic"),
+            "jacobian_condition": (
+                None if curv is None else _num(curv.at_point.jacobian_condition)
+            ),
             "curvature_inputs": None if cin is None else _num(cin.rms),
-            "verdict": self.verdict,
+            "verdict": str(self.verdict),
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
             "modes": [m.to_dict() for m in self._mode_table().modes],
             "modes_raw_table": [m.to_dict() for m in self.modes_raw.modes],
             "mode_pairs": [p.to_dict() for p in pairs],
             "switching_chains": list(self.modes_raw.switching_chains),
             "rhat": self.rhat.to_dict(),
+            "rhat_mass": None if self.rhat_mass is None else self.rhat_mass.to_dict(),
             "map": None if self.map is None else self.map.to_dict(),
             "hessian": self.hessian.to_dict(),
             "curvature": None if curv is None else curv.to_dict(),
-            "curvature_inputs_detail": None if cin is None else cin.to_dict(),
-            "curvature_point": self.curvature_point,
+            "curvature_inputs_detail": None
+            if cin is None
+            else {
+                **cin.to_dict(),
+                **(
+                    {}
+                    if self.input_feature_map is None
+                    else {"feature_map": self.input_feature_map}
+                ),
+            },
+            "curvature_point": "none" if curv is None else curv.point,
             "canonical": dict(self.canonical),
             "clustering": {
                 "threshold": self.modes_raw.threshold,
@@ -175,11 +251,20 @@ class GeometryResult:
         rows = [
             ("model", f"{self.model} (depth {self.depth}, {self.n_params} weights)"),
             ("draws", f"{self.chains} chains x {self.draws}"),
-            ("posterior group order", f"{self.posterior_group_order:,}"),
+            ("posterior group", self.posterior_group_name),
             ("continuous symmetries", ", ".join(self.continuous_symmetries) or "none"),
             ("chains to see all images", _fmt(self.expected_chains_to_see_all_images)),
             ("R-hat max raw / canonical", f"{_fmt(self.rhat.raw)} / {_fmt(self.rhat.canonical)}"),
             ("R-hat max function space", _fmt(self.rhat.function)),
+        ]
+        if self.trapped_chains:
+            rows.append(
+                (
+                    "R-hat canonical / function, mass-bearing chains",
+                    f"{_fmt(d['rhat_max_canonical_mass'])} / {_fmt(d['rhat_max_function_mass'])}",
+                )
+            )
+        rows += [
             ("modes raw / up to symmetry", f"{d['modes_raw']} / {d['modes_canonical']}"),
             ("symmetric mode pairs", f"{d['symmetric_mode_pairs']} of {d['mode_pairs_total']}"),
             ("MAP optima raw / up to symmetry", mp),
@@ -188,36 +273,58 @@ class GeometryResult:
                 f"{self.hessian.negdef_fraction:.1%} of {self.hessian.n_evaluated} draws",
             ),
         ]
-        if self.curvature is not None:
+        for c in self.mode_classes:
+            rows.append((f"mode class {c.index}", class_line(c)))
+        if self.chain_weights is not None:
             rows.append(
-                (
-                    "curvature param.-effects / intrinsic",
-                    f"{_fmt(self.curvature.parameter_effects)} / {_fmt(self.curvature.intrinsic)}",
+                ("chain weights (stacking)", " ".join(f"{w:.3f}" for w in self.chain_weights))
+            )
+        if self.ridge is not None:
+            rows.append(("flat orbit directions at the MAP", ridge_text(self.ridge, "")))
+        if self.curvature is not None:
+            c = self.curvature
+            rng = c.draws_range("parameter_effects")
+            spread = (
+                ""
+                if rng is None
+                else (
+                    f"; over {len(c.draws)} draws median {_fmt(rng[1])}, "
+                    f"range {_fmt(rng[0])}-{_fmt(rng[2])}"
                 )
             )
+            rows.append(
+                (
+                    "curvature of eta, gamma*sqrt(F): param.-effects / intrinsic",
+                    f"{_fmt(c.parameter_effects)} / {_fmt(c.intrinsic)} at the {c.point} "
+                    f"(reference 0.5; cond(J) {_fmt(c.at_point.jacobian_condition)}){spread}",
+                )
+            )
+            if c.mean_scale is not None:
+                pe, ic = c.mean_scale.times_sqrt_f(c.level)
+                rows.append(("curvature of mu, gamma*sqrt(F)", f"{_fmt(pe)} / {_fmt(ic)}"))
         if self.curvature_inputs is not None:
-            rows.append(("curvature in inputs", _fmt(self.curvature_inputs.rms)))
-        for m in self._mode_table().modes:
-            lp = "n/a" if m.mean_logp is None else f"{m.mean_logp:.2f}"
-            rows.append((f"mode {m.index}", f"log density {lp}, chain share {m.chain_share:.2f}"))
-        rows.append(("verdict", self.verdict))
+            rows.append(("curvature of eta in inputs", _fmt(self.curvature_inputs.rms)))
+        rows.append(("verdict", str(self.verdict)))
+        rows.extend(("warning", w) for w in self.warnings)
         rows.extend(("note", n) for n in self.notes)
         return rows
 
     def to_table(self):
         """A ``rich.table.Table`` of the main numbers, for the CLI."""
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table(title=f"Posterior geometry: {self.model}", show_header=False)
         table.add_column("quantity", style="bold")
         table.add_column("value")
         for k, v in self._rows():
-            table.add_row(k, v)
+            style = "bold red" if k == "warning" else None
+            table.add_row(escape(k), escape(v), style=style)
         return table
 
     def __repr__(self) -> str:
         return (
-            f"GeometryResult(model={self.model!r}, verdict={self.verdict!r}, "
+            f"GeometryResult(model={self.model!r}, verdict={str(self.verdict)!r}, "
             f"modes_raw={self.modes_raw.n_modes}, modes_canonical={self.n_modes_canonical})"
         )
 
@@ -225,6 +332,35 @@ class GeometryResult:
         rows = self._rows()
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def ridge_text(r: Ridge, group: str) -> str:
+    """The flatness of the Hessian along the orbit, in words."""
+    of = f" of the {group} orbit" if group else ""
+    fixed = r.dimension - r.rank
+    extra = (
+        f" (the group has dimension {r.dimension}; {fixed} direction(s) fix the point, e.g. "
+        "rotations among units at ~0)"
+        if fixed
+        else ""
+    )
+    return (
+        f"the Hessian is flat along {r.n_flat} of the {r.rank} directions{of} at that point{extra}"
+    )
+
+
+def class_line(c: ModeClass) -> str:
+    """One line on a mode class: share, masses, log density, chains."""
+    share = "share n/a" if c.mass_share is None else f"share {c.mass_share:.3g} ({c.mass_source})"
+    lap = "n/a" if c.log_mass_laplace is None else f"{c.log_mass_laplace:.2f}"
+    drw = "n/a" if c.log_mass_draws is None else f"{c.log_mass_draws:.2f}"
+    lp = "n/a" if c.map_logp is None else f"{c.map_logp:.2f}"
+    chains = ",".join(map(str, c.chains)) or "none (MAP only)"
+    tag = "" if c.mass_bearing else ", trapped"
+    return (
+        f"{share}{tag}; log mass Laplace {lap} / draws {drw}; log density at optimum {lp}; "
+        f"chains {chains}"
+    )
 
 
 def _num(v: float | None) -> float | None:
@@ -282,38 +418,6 @@ def _canonical(run: xr.DataTree, method: str) -> tuple[xr.DataTree, bool]:
     return add_canonical(run, method=method), False
 
 
-def verdict_of(
-    modes_raw: int,
-    modes_canonical: int,
-    map_raw: int | None = None,
-    map_canonical: int | None = None,
-    continuous_orbit: bool = False,
-) -> str:
-    """The verdict rule of the module docstring.
-
-    Parameters
-    ----------
-    modes_raw, modes_canonical : int
-        Modes of the raw draws, and modes up to symmetry.
-    map_raw, map_canonical : int, optional
-        Distinct MAP optima, raw and up to symmetry (None: the MAP did not run).
-    continuous_orbit : bool
-        The draws lie on a continuous orbit of maxima: a continuous posterior symmetry acts
-        and the Hessian in the weights is not negative definite at every draw (flat
-        directions along the orbit were measured).
-
-    Returns
-    -------
-    str
-        ``"unimodal"``, ``"symmetric multimodality"`` or ``"multimodal beyond symmetry"``.
-    """
-    if modes_canonical > 1 or (map_canonical or 1) > 1:
-        return BEYOND
-    if modes_raw > 1 or (map_raw or 1) > 1 or continuous_orbit:
-        return SYMMETRIC
-    return UNIMODAL
-
-
 # --- the analysis ----------------------------------------------------------------------------
 class _Clock:
     def __init__(self, progress: Callable[[str], None] | None) -> None:
@@ -346,6 +450,9 @@ def analyze(
     max_cells: float = fs.MAX_CELLS,
     map_maxiter: int = 200,
     curvature_directions: int | None = None,
+    min_mass: float = MIN_MASS,
+    curvature_draws: int = 20,
+    bridge_draws: int = 1000,
 ) -> GeometryResult:
     """Analyse the posterior geometry of a fitted run.
 
@@ -381,17 +488,28 @@ def analyze(
     curvature_directions : int, optional
         Random directions of the curvature estimator, used above a few hundred weights
         (default: the curvature module's).
+    min_mass : float
+        Share of the posterior mass from which a mode class counts (``mass_bearing``); lighter
+        classes are trapped local modes. In (0, 1).
+    curvature_draws : int
+        Posterior draws (seeded, spread over the mass-bearing chains) at which the curvature
+        is also computed, for its median and range (0: only at the best optimum).
+    bridge_draws : int
+        Most draws per chain that bridge sampling uses.
 
     Returns
     -------
     GeometryResult
-        Its ``run`` carries the ``canonical_posterior`` group.
+        Its ``run`` carries the ``canonical_posterior`` and ``chain_weights`` groups.
     """
     from bayesstack.geometry.symmetry import symmetry_group
     from bayesstack.inference.io import model_from_run, spec_of
 
     n_map_starts = check_int("MAP starts", n_map_starts)
     seed = check_int("seed", seed)
+    curvature_draws = check_int("curvature draws", curvature_draws)
+    if not (isinstance(min_mass, int | float) and 0.0 < float(min_mass) < 1.0):
+        raise BayesstackError(f"min_mass: must be a number in (0, 1), got {min_mass!r}")
     clock = _Clock(progress)
     clock.stage("symmetry group")
     spec = spec_of(run)
@@ -433,8 +551,11 @@ def analyze(
     orbits = count_orbits(m_raw.n_modes, pairs)
 
     clock.stage("compile")
+    from bayesstack.geometry.density import Density, posterior_flat
+
     model = model_from_run(run)
-    hess = WeightHessian(model, spec)
+    density = Density(model, spec)
+    hess = WeightHessian(density)
     hess(theta[0, 0], {n: nuis[n][0, 0] for n in hess.nuisance})  # first call: JIT compile
 
     clock.stage("Hessian")
@@ -462,14 +583,63 @@ def analyze(
             maxiter=map_maxiter,
         )
 
+    clock.stage("mass")
+    from bayesstack.geometry import evidence as ev
+    from bayesstack.geometry.classes import fallback_classes, measure_classes, ridge_check
+
+    notes: list[str] = []
+    continuous = bool(group.posterior_continuous)
+    if mp is not None and mp.n_raw > 0:
+        xdraws = posterior_flat(density, post)
+        classes, chain_class, cls_notes = measure_classes(
+            spec, group, density, mp, theta, xdraws, logp, X,
+            fun_scale=m_fun.scale, fun_obs=obs[sub], map_from_chains=map_from_chains,
+            seed=seed, bridge_draws=bridge_draws,
+        )  # fmt: skip
+        notes += cls_notes
+    else:
+        classes, chain_class = fallback_classes(m_fun if continuous else m_can, n_chains, group)
+    classes = ev.assign_shares(classes, float(min_mass))
+    ridge = None
+    if continuous and mp is not None and mp.n_raw > 0:
+        ridge = ridge_check(spec, group, density, mp.x[0], X.shape[1])
+    verdict = ev.decide(
+        classes,
+        posterior_order=int(group.posterior_order),
+        continuous_posterior=continuous,
+        ridge=ridge,
+    )
+
+    clock.stage("stacking")
+    weights, method = _chain_weights(ll, classes, n_chains)
+    run = _with_chain_weights(run, weights, method, classes, chain_class)
+    heavy_chains = sorted(c for k in classes if k.mass_bearing for c in k.chains)
+    rhat_mass = None
+    if len(heavy_chains) < n_chains and heavy_chains:
+        sel = np.asarray(heavy_chains)
+        rhat_mass = fs.rhat_summary(
+            spec,
+            {k: v[sel] for k, v in w.items()},
+            X,
+            canonical={k: v[sel] for k, v in wc.items()},
+            loglik=None if ll is None else ll[sel],
+            nuisance={k: v[sel] for k, v in nuis.items()},
+            eta=eta[sel],
+            max_cells=max_cells,
+        )
+
     curv = cin = None
-    point_name = "none"
     if curvature:
         clock.stage("curvature")
-        point, point_name = _curvature_point(spec, X.shape[1], mp, theta, nuis, logp)
-        curv, cin = _curvatures(spec, point, X, seed, curvature_directions)
+        curv, cin = _curvatures(
+            spec, X, mp, theta, nuis, logp, heavy_chains or list(range(n_chains)),
+            seed, curvature_directions, curvature_draws,
+        )  # fmt: skip
 
     clock.stop()
+    div = None
+    if "sample_stats" in run.children and "diverging" in run["sample_stats"]:
+        div = int(run["sample_stats"]["diverging"].sum())
     result = GeometryResult(
         model=spec.name,
         depth=spec.depth,
@@ -477,13 +647,10 @@ def analyze(
         n_obs=int(X.shape[0]),
         chains=int(n_chains),
         draws=int(n_draws),
-        posterior_group_order=int(group.posterior_order),
-        continuous_symmetries=tuple(group.continuous_symmetries),
+        group=group,
         # a continuous posterior symmetry has a continuum of images: no chain count shows them all
         expected_chains_to_see_all_images=(
-            math.inf
-            if any("(posterior)" in c for c in group.continuous_symmetries)
-            else float(group.expected_chains_to_see_all())
+            math.inf if continuous else float(group.expected_chains_to_see_all())
         ),
         rhat=rhat,
         modes_raw=m_raw,
@@ -495,8 +662,7 @@ def analyze(
         hessian=hc,
         curvature=curv,
         curvature_inputs=cin,
-        curvature_point=point_name,
-        verdict="",
+        verdict=verdict,
         notes=(),
         canonical={
             "method": canonical_method,
@@ -505,17 +671,19 @@ def analyze(
             "converged": bool(cpost.attrs.get("canonical_converged", 1)),
         },
         timings={**clock.times, "total": sum(clock.times.values())},
+        mode_classes=tuple(classes),
+        chain_class=tuple(chain_class),
+        chain_weights=weights,
+        chain_weights_method=method,
+        rhat_mass=rhat_mass,
+        ridge=ridge,
+        min_mass=float(min_mass),
+        divergences=div,
         run=run,
     )
-    v = verdict_of(
-        m_raw.n_modes,
-        result.n_modes_canonical,
-        None if mp is None else mp.n_raw,
-        None if mp is None else mp.n_canonical,
-        continuous_orbit=result.continuous_posterior_symmetry
-        and result.hessian.negdef_fraction < 1.0,
+    return _with(
+        result, notes=tuple(notes + _notes(result)), warnings=tuple(_trapped_warnings(result))
     )
-    return _with(result, verdict=v, notes=tuple(_notes(result, v)))
 
 
 def _with(result: GeometryResult, **kw) -> GeometryResult:
@@ -532,28 +700,119 @@ def _curvature_point(spec, d, mp, theta, nuis, logp) -> tuple[dict[str, np.ndarr
             point["sigma"] = float(mp.nuisance["sigma"][0])
         return point, "best MAP optimum"
     c, k = (0, 0) if logp is None else np.unravel_index(int(np.nanargmax(logp)), logp.shape)
+    return _draw_point(spec, d, theta, nuis, c, k), (
+        "draw with the highest log density" if logp is not None else "first draw"
+    )
+
+
+def _draw_point(spec, d, theta, nuis, c, k) -> dict[str, np.ndarray]:
     point = {k2: v[0] for k2, v in unflatten(theta[c, k][None], spec, d).items()}
     if "sigma" in nuis:
         point["sigma"] = float(nuis["sigma"][c, k])
-    return point, "draw with the highest log density" if logp is not None else "first draw"
+    return point
 
 
-def _curvatures(spec, point, X, seed, n_directions):
-    from bayesstack.geometry.curvature import input_curvature, stack_curvature
+def _curvatures(spec, X, mp, theta, nuis, logp, chains, seed, n_directions, n_draws):
+    """Curvature of η at the best optimum and at ``n_draws`` draws of ``chains`` (seeded)."""
+    from bayesstack.geometry.curvature import curvature_summary, input_curvature
 
-    kw = {} if n_directions is None else {"n_directions": n_directions}
-    curv = stack_curvature(spec, point, X, rng=seed, **kw)
+    d = X.shape[1]
+    point, name = _curvature_point(spec, d, mp, theta, nuis, logp)
+    rng = np.random.default_rng([seed, 20261207])
+    index = [(int(chains[i % len(chains)]), int(rng.integers(theta.shape[1]))) for i in
+             range(n_draws)]  # fmt: skip
+    draws = [_draw_point(spec, d, theta, nuis, c, k) for c, k in index]
+    summary = curvature_summary(
+        spec, point, X, point_name=name, draws=draws, draw_index=index, rng=seed,
+        n_directions=n_directions,
+    )  # fmt: skip
     weights = {k: v for k, v in point.items() if k != "sigma"}
-    return curv, input_curvature(spec, weights, X)
+    return summary, input_curvature(spec, weights, X)
 
 
-def _notes(r: GeometryResult, verdict: str) -> list[str]:
-    """Findings that qualify the verdict, one sentence each."""
+def _chain_weights(ll, classes, n_chains) -> tuple[np.ndarray, str]:
+    """Stacking weights of the chains: classes pooled, each class's weight shared equally."""
+    from bayesstack.geometry.mass import class_stacking_weights
+
+    groups = [list(c.chains) for c in classes if c.chains]
+    if len(groups) == 1:
+        return np.full(n_chains, 1.0 / n_chains), "one mode class: equal weights"
+    if ll is None:
+        return np.full(n_chains, 1.0 / n_chains), "equal (the run has no log_likelihood group)"
+    w, _ = class_stacking_weights(ll, groups)
+    return w, "stacking of mode classes (arviz.compare, method='stacking'), shared within a class"
+
+
+def _with_chain_weights(run, weights, method, classes, chain_class) -> xr.DataTree:
+    """``run`` with a ``chain_weights`` group: ``stacking`` and ``mode_class`` over ``chain``."""
+    run = run.copy()
+    chains = run["posterior"]["chain"].values
+    ds = xr.Dataset(
+        {
+            "stacking": ("chain", np.asarray(weights, dtype=float)),
+            "mode_class": ("chain", np.array([-1 if c is None else c for c in chain_class])),
+            "mass_bearing": (
+                "chain",
+                np.array(
+                    [int(classes[c].mass_bearing) if c is not None else 1 for c in chain_class]
+                ),
+            ),
+        },
+        coords={"chain": chains},
+        attrs={
+            "method": method,
+            "reference": "Yao, Vehtari & Gelman (2022), Stacking for non-mixing Bayesian "
+            "computations",
+        },
+    )
+    run[CHAIN_WEIGHTS] = xr.DataTree(ds)
+    return run
+
+
+def _trapped_warnings(r: GeometryResult) -> list[str]:
+    """One line per chain in a trapped local mode."""
+    out = []
+    best = r.mode_classes[0].map_logp if r.mode_classes else None
+    for k in r.trapped_classes:
+        drop = (
+            ""
+            if best is None or k.map_logp is None
+            else (f", {best - k.map_logp:.1f} nats below the best optimum")
+        )
+        for c in k.chains:
+            out.append(
+                f"chain {c} did not sample the posterior: it is trapped in local mode class "
+                f"{k.index} (mass share {k.mass_share:.2g}{drop})"
+            )
+    return out
+
+
+def _notes(r: GeometryResult) -> list[str]:
+    """Findings that qualify the verdict, one sentence each (under every verdict)."""
     notes = []
-    if verdict == UNIMODAL and (r.rhat.raw or 0) > 1.01:
+    rc = r.to_dict()["rhat_max_canonical_mass"]
+    rf = r.to_dict()["rhat_max_function_mass"]
+    scope = "the mass-bearing chains" if r.trapped_chains else "all chains"
+    if r.verdict == UNIMODAL and (r.rhat.raw or 0) > 1.01:
         notes.append(
             f"R-hat on the weights is {r.rhat.raw:.3f} although all draws form one mode: "
             "the chains have not mixed within it; run longer chains"
+        )
+    elif r.verdict != UNIMODAL:
+        pairs = [("function-space", rf)]
+        if not r.continuous_posterior_symmetry:  # draws drift along a continuous orbit
+            pairs.insert(0, ("canonical", rc))
+        bad = [f"{n} {v:.3f}" for n, v in pairs if v is not None and v > 1.01]
+        if bad:
+            notes.append(
+                f"R-hat over {scope} is above 1.01 ({', '.join(bad)}): the chains have not "
+                "mixed within the mass-bearing modes; run longer chains"
+            )
+    if r.divergences:
+        total = r.chains * r.draws
+        notes.append(
+            f"{r.divergences} of {total} transitions were divergent ({r.divergences / total:.1%})"
+            ": the sampler may have missed parts of the posterior"
         )
     sw = r.modes_raw.switching_chains
     if sw:
@@ -566,25 +825,41 @@ def _notes(r: GeometryResult, verdict: str) -> list[str]:
     if r.continuous_posterior_symmetry:
         notes.append(
             "a continuous posterior symmetry acts, so modes up to symmetry are counted in "
-            "function space (draws of eta)"
+            "function space (draws of eta) and no class has a mass estimate"
         )
+    if r.ridge is not None:
+        notes.append(f"at the MAP {ridge_text(r.ridge, r.posterior_group_name)}")
     discrete_only = r.posterior_group_order > 1 and not r.continuous_posterior_symmetry
     if discrete_only and r.expected_chains_to_see_all_images > r.chains:
         notes.append(
             f"{r.chains} chains cannot show all {r.posterior_group_order:,} symmetric images "
-            f"(about {r.expected_chains_to_see_all_images:,.0f} chains would be needed)"
+            f"(about {r.expected_chains_to_see_all_images:,.0f} chains would be needed); "
+            "they are there by symmetry whether or not chains visit them"
         )
-    if r.map is not None and r.map.n_canonical > r.n_modes_canonical:
-        best = [float(r.map.logp[r.map.orbit == k].max()) for k in range(r.map.n_canonical)]
+    if r.map is None:
         notes.append(
-            f"the multi-start MAP found {r.map.n_canonical} optima up to symmetry (best log "
-            f"densities {', '.join(f'{v:.2f}' for v in best)}) where the chains visited "
-            f"{r.n_modes_canonical} mode(s)"
+            "the multi-start MAP did not run: no mass estimates, every mode counts as mass-bearing"
         )
-    if r.map is not None and r.map.n_converged < r.map.n_starts:
-        notes.append(
-            f"MAP: {r.map.n_starts - r.map.n_converged} of {r.map.n_starts} starts did not converge"
-        )
+    else:
+        light = [c for c in r.mode_classes if not c.mass_bearing and not c.chains]
+        if light:
+            notes.append(
+                f"the multi-start MAP found {len(light)} further class(es) of optima below "
+                f"min_mass (best log densities "
+                f"{', '.join(f'{c.map_logp:.2f}' for c in light)}); no chain sampled them"
+            )
+        if r.map.n_converged < r.map.n_starts:
+            notes.append(
+                f"MAP: {r.map.n_starts - r.map.n_converged} of {r.map.n_starts} starts did not "
+                "converge"
+            )
+    for c in r.mode_classes:
+        if c.disagreement is not None and abs(c.disagreement) > 1.0:
+            notes.append(
+                f"mode class {c.index}: the Laplace and draw-based log masses differ by "
+                f"{c.disagreement:.2f} nats (the mode is not Gaussian, or its chains did not "
+                "sample it alone)"
+            )
     if r.hessian.n_evaluated < r.hessian.n_total:
         notes.append(
             f"the Hessian was evaluated at {r.hessian.n_evaluated} of {r.hessian.n_total} draws "

@@ -173,7 +173,13 @@ def _sort_layer(spec: Spec, p: Mapping[str, np.ndarray], l: int, tol: float, res
     # outgoing weight next to the output; first incoming weight otherwise (it is invariant
     # under the later layers' symmetries)
     key = p[f"W{l + 1}"] / f if to_out else p[f"W{l}"][..., 0, :] * f
-    order = np.argsort(key, axis=-1, kind="stable")
+    # ties (duplicate or dead units) are broken lexicographically by the whole unit vector
+    # as it will be: incoming weights and bias times f, then outgoing weights over f
+    out = p[f"W{l + 1}"]
+    out = (out / f)[..., None] if to_out else out / f[..., None]
+    unit = np.concatenate([inc * f[..., None], out], axis=-1)  # (S, H, F)
+    keys = [unit[..., k] for k in range(unit.shape[-1] - 1, -1, -1)] + [key]
+    order = np.lexsort(keys, axis=-1)
     return order, _take(sign, order), _take(scale, order)
 
 

@@ -23,7 +23,7 @@ Venables, W. N. and Ripley, B. D. (2002). MASS, 4th ed., §8.4 (``rms.curv``).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -36,8 +36,11 @@ __all__ = [
     "EXACT_MAX_ELEMENTS",
     "EXACT_MAX_PARAMS",
     "Curvature",
+    "CurvatureSummary",
     "InputCurvature",
+    "curvature_summary",
     "input_curvature",
+    "mean_curvature",
     "rms_curvature",
     "stack_curvature",
     "stack_derivatives",
@@ -75,6 +78,12 @@ class Curvature:
         Monte Carlo standard errors (0 for ``"exact"``).
     n_directions : int
         Random directions used (0 for ``"exact"``).
+    jacobian_condition : float
+        cond(J): largest over smallest of all P singular values of ``J`` (inf when ``J`` is
+        rank-deficient). A large value means near-singular directions of J, which dominate the
+        parameter-effects curvature (its tangent coordinates divide by the singular values).
+    scale_of : str
+        What is curved: ``"eta"`` (the linear predictor) or ``"mu"`` (the mean g⁻¹(η)).
     """
 
     parameter_effects: float
@@ -87,6 +96,8 @@ class Curvature:
     parameter_effects_se: float = 0.0
     intrinsic_se: float = 0.0
     n_directions: int = 0
+    jacobian_condition: float = float("nan")
+    scale_of: str = "eta"
 
     def times_sqrt_f(self, level: float = 0.95) -> tuple[float, float]:
         """``(parameter_effects, intrinsic) · sqrt(F_level(r, n - r))``, as ``rms.curv`` prints.
@@ -142,6 +153,14 @@ class InputCurvature:
 
 
 # --- generic core -----------------------------------------------------------------------------
+
+
+def _condition(J: np.ndarray) -> float:
+    """cond(J) over all its columns: ``s_max / s_min`` (inf when J is rank-deficient)."""
+    s = np.linalg.svd(J, compute_uv=False)
+    if s.size < J.shape[1] or s[-1] <= 0.0:
+        return float("inf")
+    return float(s[0] / s[-1])
 
 
 def _tangent_basis(J: np.ndarray, rank_rtol: float) -> tuple[np.ndarray, np.ndarray]:
@@ -283,7 +302,7 @@ def rms_curvature(
     U, B = _tangent_basis(J, rank_rtol)
     r = B.shape[1]
     rho = _rho(scale, sigma, r)
-    common = {"scale": rho, "n": N, "p": P, "rank": r}
+    common = {"scale": rho, "n": N, "p": P, "rank": r, "jacobian_condition": _condition(J)}
     if method == "exact":
         pe, ic = _exact(A, U, B, rho)
         return Curvature(pe, ic, method="exact", **common)
@@ -447,6 +466,71 @@ def stack_curvature(
     return rms_curvature(J, second, method="random", **kw)
 
 
+# --- the mean scale ---------------------------------------------------------------------------
+
+
+def _inverse_link_derivatives(link: str, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and second derivatives of μ = g⁻¹(η) for the package's links."""
+    from scipy import special
+
+    if link == "identity":
+        return np.ones_like(eta), np.zeros_like(eta)
+    if link == "log":
+        e = np.exp(eta)
+        return e, e
+    if link == "logit":
+        m = special.expit(eta)
+        d1 = m * (1 - m)
+        return d1, d1 * (1 - 2 * m)
+    if link == "probit":
+        phi = np.exp(-0.5 * eta**2) / np.sqrt(2 * np.pi)
+        return phi, -eta * phi
+    if link == "cloglog":  # μ = 1 - exp(-e^η)
+        d1 = np.exp(eta - np.exp(eta))
+        return d1, d1 * (1 - np.exp(eta))
+    raise BayesstackError(f"curvature: no mean-scale derivatives for link {link!r}")
+
+
+def mean_curvature(
+    spec,
+    params: Mapping[str, Any],
+    X: Any,
+    *,
+    sigma: float | None = None,
+    scale: float | None = None,
+) -> Curvature:
+    """RMS relative curvature of the mean μ = g⁻¹(η) in θ (exact, closed form).
+
+    By the chain rule, with ``h = g⁻¹``: ``J_μ = diag(h'(η)) J`` and
+    ``A_μ[n] = h''(η_n) J_n J_nᵀ + h'(η_n) A[n]``. For the identity link this is the curvature
+    of η. A GLM with a non-identity link is affine in θ on the η scale only: on the μ scale
+    it is curved.
+
+    Parameters
+    ----------
+    spec, params, X, sigma, scale
+        As :func:`stack_curvature`.
+
+    Returns
+    -------
+    Curvature
+        With ``scale_of="mu"``.
+    """
+    from dataclasses import replace
+
+    from bayesstack.model.network import forward
+
+    X = _as_X(X)
+    J, A = stack_derivatives(spec, params, X)
+    eta = np.asarray(forward(spec, _point(spec, params, X.shape[1]), X))
+    d1, d2 = _inverse_link_derivatives(spec.link, eta)
+    Jm = d1[:, None] * J
+    Am = d2[:, None, None] * J[:, :, None] * J[:, None, :] + d1[:, None, None] * A
+    s = _default_sigma(spec, params, sigma)
+    c = rms_curvature(Jm, Am, scale=scale, sigma=s, method="exact")
+    return replace(c, scale_of="mu")
+
+
 # --- curvature in the inputs ------------------------------------------------------------------
 
 
@@ -558,3 +642,136 @@ def _mapped_input_derivatives(spec, params, X, feature_map) -> tuple[np.ndarray,
         warnings.filterwarnings("ignore", "Split node does not have constant split positions")
         g, h = (np.asarray(a) for a in jaxify([Xs], [G, H])(X))
     return g, h
+
+
+# --- the analysis' summary: at the optimum and over posterior draws ---------------------------
+
+#: Bates & Watts' reference for γ·√F: above it the nonlinearity matters at the 95% level.
+BATES_WATTS_REFERENCE = 0.5
+#: Random directions per posterior draw when the closed form is too large (the point itself
+#: uses the caller's, default 1000): a Monte Carlo standard error of a few percent.
+DRAW_DIRECTIONS = 250
+#: γ at or below this counts as 0 up to rounding: η affine in θ (GLMs give ~1e-12).
+AFFINE_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class CurvatureSummary:
+    """Bates–Watts curvatures of η (and μ) at the best optimum and over posterior draws.
+
+    Attributes
+    ----------
+    at_point : Curvature
+        Curvatures of the linear predictor η at :attr:`point`.
+    point : str
+        Where: ``"best MAP optimum"`` or the best draw.
+    mean_scale : Curvature or None
+        Curvatures of the mean μ = g⁻¹(η) at the same point (non-identity links; None for the
+        identity link, where μ = η, or when too large for the closed form).
+    draws : tuple of Curvature
+        Curvatures of η at posterior draws (seeded, spread over the mass-bearing chains).
+    draw_index : tuple of (int, int)
+        ``(chain, draw)`` of each.
+    level : float
+        Confidence level of the √F factor.
+    """
+
+    at_point: Curvature
+    point: str
+    mean_scale: Curvature | None
+    draws: tuple[Curvature, ...]
+    draw_index: tuple[tuple[int, int], ...]
+    level: float = 0.95
+
+    @property
+    def parameter_effects(self) -> float:
+        """γ^θ·√F at the point."""
+        return self.at_point.times_sqrt_f(self.level)[0]
+
+    @property
+    def intrinsic(self) -> float:
+        """γ^ι·√F at the point."""
+        return self.at_point.times_sqrt_f(self.level)[1]
+
+    @property
+    def affine(self) -> bool:
+        """η is affine in θ: both γ vanish up to rounding at the point (a GLM's η)."""
+        c = self.at_point
+        return max(c.parameter_effects, c.intrinsic) <= AFFINE_TOL
+
+    @property
+    def matters(self) -> bool:
+        """The nonlinearity matters at the level: γ^θ·√F or γ^ι·√F above 0.5."""
+        return max(self.parameter_effects, self.intrinsic) > BATES_WATTS_REFERENCE
+
+    def draws_range(self, which: str = "parameter_effects") -> list[float] | None:
+        """``[min, median, max]`` of γ·√F over the draws (None without draws)."""
+        if not self.draws:
+            return None
+        k = 0 if which == "parameter_effects" else 1
+        v = np.array([c.times_sqrt_f(self.level)[k] for c in self.draws])
+        return [float(np.min(v)), float(np.median(v)), float(np.max(v))]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        ms = self.mean_scale
+        return {
+            "scale_of": "eta",
+            "point": self.point,
+            "level": self.level,
+            "reference": BATES_WATTS_REFERENCE,
+            "parameter_effects_sqrt_f": _finite(self.parameter_effects),
+            "intrinsic_sqrt_f": _finite(self.intrinsic),
+            "gamma_parameter_effects": _finite(self.at_point.parameter_effects),
+            "gamma_intrinsic": _finite(self.at_point.intrinsic),
+            "jacobian_condition": _finite(self.at_point.jacobian_condition),
+            "affine": self.affine,
+            "matters_at_level": self.matters,
+            "at_point": self.at_point.to_dict(),
+            "mean_scale": None if ms is None else {
+                **ms.to_dict(),
+                "parameter_effects_sqrt_f": _finite(ms.times_sqrt_f(self.level)[0]),
+                "intrinsic_sqrt_f": _finite(ms.times_sqrt_f(self.level)[1]),
+            },
+            "n_draws": len(self.draws),
+            "draws": [list(i) for i in self.draw_index],
+            "parameter_effects_draws": self.draws_range("parameter_effects"),
+            "intrinsic_draws": self.draws_range("intrinsic"),
+            "jacobian_condition_draws": (
+                None if not self.draws
+                else [_finite(c.jacobian_condition) for c in self.draws]
+            ),
+        }  # fmt: skip
+
+
+def _finite(v: float) -> float | None:
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+def curvature_summary(
+    spec,
+    point: Mapping[str, Any],
+    X: Any,
+    *,
+    point_name: str,
+    draws: Sequence[Mapping[str, Any]] = (),
+    draw_index: Sequence[tuple[int, int]] = (),
+    rng: int | None = 0,
+    n_directions: int | None = None,
+) -> CurvatureSummary:
+    """Curvatures of η at ``point`` (and of μ for non-identity links) and at ``draws``.
+
+    Each point holds the weights and, for Gaussian-type families, ``sigma``. Where the closed
+    form is too large (the random-direction estimator), the draws use at most
+    :data:`DRAW_DIRECTIONS` directions each.
+    """
+    kw = {} if n_directions is None else {"n_directions": n_directions}
+    at = stack_curvature(spec, point, X, rng=rng, **kw)
+    ms = None
+    if spec.link != "identity" and at.method == "exact":
+        ms = mean_curvature(spec, point, X)
+    # over draws the spread matters more than the last digit: fewer random directions
+    n_draw_dirs = min(n_directions or 1000, DRAW_DIRECTIONS)
+    dc = tuple(stack_curvature(spec, p, X, rng=rng, n_directions=n_draw_dirs) for p in draws)
+    return CurvatureSummary(at, point_name, ms, dc, tuple(tuple(i) for i in draw_index))

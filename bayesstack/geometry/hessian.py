@@ -1,10 +1,12 @@
 """Log-concavity evidence: where is the log posterior's Hessian in the weights negative definite.
 
-At a draw, the Hessian is taken of ``model.logp(jacobian=False)`` with respect to the weights
-θ only (``W*``/``b*``, flattened in ``network.weight_names`` order); the other free parameters
-(noise ``sigma``, ``nu``, ``alpha``, hierarchical scales ``tau_*``) are held at the draw's
-values. It is negative definite when its largest eigenvalue is below ``-tol * max|eigenvalue|``
-(default ``tol = 1e-10``, i.e. negative up to rounding).
+At a draw, the Hessian is taken of the geometry's compiled density
+(:mod:`bayesstack.geometry.density`: ``model.logp()``, the density the sampler sees) with
+respect to the weights θ only (``W*``/``b*``, flattened in ``network.weight_names`` order);
+the other free parameters (noise ``sigma``, ``nu``, ``alpha``, hierarchical scales
+``tau_*``) are held at the draw's values. It is negative definite when its largest
+eigenvalue is below ``-tol * max|eigenvalue|`` (default ``tol = 1e-10``, i.e. negative up
+to rounding).
 
 For a canonical-link GLM the log-likelihood's Hessian is ``-X' W X`` with ``W > 0``, negative
 definite for full-rank ``X`` (with the intercept column); a Normal prior adds ``-I / s^2`` and
@@ -39,81 +41,47 @@ _PASS_OVERHEAD = 3e4
 _OBS_WORK = 30
 #: Relative tolerance on the largest eigenvalue.
 TOL = 1e-10
-#: PyTensor mode of tiny helper functions (transforms): numba's JIT would cost ~0.8 s each.
-TINY = "FAST_COMPILE"
 
 
 class WeightHessian:
-    """The compiled Hessian of the log posterior (no Jacobian) in the flat weights θ.
+    """The θ block of the Hessian of :class:`~bayesstack.geometry.density.Density`.
 
-    One PyTensor function is compiled: the Hessian in the flat vector of all continuous value
-    variables (the unconstrained space, in ``model.continuous_value_vars`` order). The weight
-    Hessian is its θ block, which is the Hessian in θ with the other parameters held fixed
-    however they are parametrised; :meth:`full` gives the whole matrix (the MAP's Newton
-    polish uses it).
+    A thin view of the geometry's one compiled density (``model.logp()``, Jacobian included,
+    in the unconstrained space): the weight Hessian is the θ block of the full Hessian, which
+    is the Hessian in θ with the other parameters held fixed however they are parametrised,
+    and the same with or without the Jacobian term. :meth:`full` gives the whole matrix.
 
     Parameters
     ----------
-    model : pymc.Model
-        A model built by :func:`bayesstack.build_model`.
+    model : pymc.Model or Density
+        A model built by :func:`bayesstack.build_model`, or its compiled density.
     spec : Spec
-        Its spec.
+        Its spec (unused when ``model`` is a Density).
 
     Attributes
     ----------
+    density : Density
+        The compiled density.
     names : list of str
         The weights, in θ order.
-    shapes : dict of str to tuple
-        Their shapes.
     nuisance : list of str
         The other free random variables (held fixed), by name; values are passed constrained.
     n_weights : int
         ``P``, the length of θ.
     """
 
-    def __init__(self, model, spec: Spec) -> None:
-        import pytensor
-        import pytensor.tensor as pt
-        from pytensor.graph.replace import graph_replace
+    def __init__(self, model, spec: Spec | None = None) -> None:
+        from bayesstack.geometry.density import Density
 
-        ip = model.initial_point()
-        values = model.continuous_value_vars
-        sizes = {v.name: int(np.size(ip[v.name])) for v in values}
-        x = pt.vector("x", dtype="float64")
-        repl, start, offsets = {}, 0, {}
-        for v in values:
-            offsets[v.name] = start
-            repl[v] = x[start : start + sizes[v.name]].reshape(np.shape(ip[v.name]))
-            start += sizes[v.name]
-        self.size = start
-        self.names = weight_names(spec)
-        self.shapes = {n: tuple(np.shape(ip[n])) for n in self.names}
-        self.n_weights = int(sum(int(np.prod(s, dtype=int)) for s in self.shapes.values()))
-        to_value = {model.values_to_rvs[v].name: v.name for v in values}
-        self._theta_index = np.concatenate(
-            [offsets[to_value[n]] + np.arange(sizes[to_value[n]]) for n in self.names]
-        )
-        self.nuisance = [rv.name for rv in model.free_RVs if rv.name not in self.names]
-        self._nuisance_index = [
-            offsets[to_value[n]] + np.arange(sizes[to_value[n]]) for n in self.nuisance
-        ]
-        cost = graph_replace(model.logp(jacobian=False), repl, strict=False)
-        self._fn = pytensor.function([x], pytensor.gradient.hessian(cost, x))
-        # constrained nuisance values -> their unconstrained values
-        ins, outs = [], []
-        for name in self.nuisance:
-            rv = model[name]
-            c = pt.tensor(f"{name}_in", dtype="float64", shape=(None,) * rv.ndim)
-            tr = model.rvs_to_transforms.get(rv)
-            outs.append(pt.as_tensor(c if tr is None else tr.forward(c, *rv.owner.inputs)).ravel())
-            ins.append(c)
-        self._unconstrain = (
-            pytensor.function(ins, outs, on_unused_input="ignore", mode=TINY) if ins else lambda: []
-        )
+        self.density = model if isinstance(model, Density) else Density(model, spec)
+        self.names = weight_names(spec) if spec is not None else None
+        self.nuisance = self.density.nuisance
+        self.n_weights = self.density.n_weights
+        self.size = self.density.size
 
     def full(self, x: np.ndarray) -> np.ndarray:
         """The ``(size, size)`` Hessian at the flat unconstrained vector ``x`` of all values."""
-        return np.asarray(self._fn(np.asarray(x, dtype=float)))
+        return self.density.hessian(x)
 
     def flat(self, theta: np.ndarray, nuisance: dict[str, Any] | None = None) -> np.ndarray:
         """The flat unconstrained vector of weights ``theta`` and constrained ``nuisance``."""
@@ -121,17 +89,11 @@ class WeightHessian:
         missing = [n for n in self.nuisance if n not in nuisance]
         if missing:
             raise BayesstackError(f"Hessian: no values given for {', '.join(missing)}")
-        x = np.empty(self.size)
-        x[self._theta_index] = np.asarray(theta, dtype=float).ravel()
-        args = [np.asarray(nuisance[n], dtype=float) for n in self.nuisance]
-        for index, u in zip(self._nuisance_index, self._unconstrain(*args), strict=True):
-            x[index] = u
-        return x
+        return self.density.flat(np.asarray(theta, dtype=float).ravel(), nuisance)
 
     def __call__(self, theta: np.ndarray, nuisance: dict[str, Any] | None = None) -> np.ndarray:
         """The ``(P, P)`` Hessian at flat weights ``theta`` and constrained ``nuisance`` values."""
-        H = self.full(self.flat(theta, nuisance))
-        return H[np.ix_(self._theta_index, self._theta_index)]
+        return self.density.weight_hessian(self.flat(theta, nuisance))
 
 
 @dataclass(frozen=True, eq=False)

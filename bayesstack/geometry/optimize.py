@@ -1,8 +1,10 @@
 """Multi-start MAP: the distinct optima of the log posterior, raw and up to symmetry.
 
-Each start is maximised in two phases, on the model's compiled log density without the
-Jacobian term (the mode of the constrained posterior, as ``pm.find_MAP``) in the unconstrained
-space: L-BFGS (``scipy.optimize.minimize(method="L-BFGS-B")``, at most ``maxiter``
+Each start is maximised in two phases, on the geometry's one compiled density
+(:class:`~bayesstack.geometry.density.Density`: ``model.logp()`` with the Jacobian term, the
+density the sampler sees, in the unconstrained space; its mode is the one the Laplace
+approximation of :mod:`bayesstack.geometry.mass` needs, unlike ``pm.find_MAP``'s constrained
+mode): L-BFGS (``scipy.optimize.minimize(method="L-BFGS-B")``, at most ``maxiter``
 iterations) gets near an optimum, and a trust-region Newton polish
 (``method="trust-exact"`` with the exact Hessian, at most ``newton_maxiter`` iterations)
 converges on it. A network posterior is too ill-conditioned for L-BFGS alone: from a posterior
@@ -22,7 +24,9 @@ Counting rules
   Other runs are dropped.
 * An optimum is a *local maximum* unless its weight Hessian (noise held at the optimum) has an
   eigenvalue above ``+1e-6 * max|eigenvalue|``; other stationary points are saddles and are not
-  counted. Converged points within 0.1 unit of each other are one local maximum.
+  counted. Every start records the optimum it ended in (``start_optimum``, -1 when it did not
+  converge or ended at a saddle), so each chain's optimum, and class, is known. Converged
+  points within 0.1 unit of each other are one local maximum.
 * Local maxima are grouped into *optima* exactly as draws are grouped into modes
   (:mod:`bayesstack.geometry.modes`): single linkage at ``same_tol`` (default
   :data:`~bayesstack.geometry.modes.THRESHOLD` = 5) in units of ``scale`` per coordinate
@@ -49,7 +53,7 @@ from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
 from bayesstack.errors import check_int
-from bayesstack.geometry.hessian import TINY, WeightHessian
+from bayesstack.geometry.hessian import WeightHessian
 from bayesstack.geometry.modes import THRESHOLD, align_to
 from bayesstack.model.network import forward, unflatten, weight_names
 from bayesstack.spec import Spec
@@ -65,8 +69,10 @@ class MapResult:
     ----------
     theta : array (K, P)
         Flat weights of the best local maximum of each optimum, best first.
+    x : array (K, size)
+        The same points as flat unconstrained vectors of all parameters (Density layout).
     logp : array (K,)
-        Log density (no Jacobian) there.
+        Log density (Jacobian included: the density the sampler sees) there.
     hits : int array (K,)
         Converged starts that ended in each optimum.
     orbit : int array (K,)
@@ -77,9 +83,17 @@ class MapResult:
         Starts, converged runs, runs that ended at a saddle, and distinct local maxima.
     scale : array (P,)
         The unit of the weight distance.
+    start_optimum : int array (n_starts,)
+        The optimum each start ended in (-1: not converged, or a saddle). The explicit
+        ``starts`` come first, in their order, then the dispersed ones.
+    start_from_draw : bool array (n_starts,)
+        Whether a start was an explicit point (a chain's draw) rather than a dispersed one.
+    start_end : array (n_starts, size)
+        Where each start ended (converged or not), in the Density layout.
     """
 
     theta: np.ndarray
+    x: np.ndarray
     logp: np.ndarray
     hits: np.ndarray
     orbit: np.ndarray
@@ -89,6 +103,9 @@ class MapResult:
     n_saddles: int
     n_local_maxima: int
     scale: np.ndarray
+    start_optimum: np.ndarray
+    start_from_draw: np.ndarray
+    start_end: np.ndarray
 
     @property
     def n_raw(self) -> int:
@@ -112,18 +129,19 @@ class MapResult:
             "logp": [float(v) for v in self.logp],
             "hits": [int(v) for v in self.hits],
             "orbit": [int(v) for v in self.orbit],
+            "start_optimum": [int(v) for v in self.start_optimum],
         }
 
 
 class MapObjective:
-    """The compiled log density (no Jacobian) and its gradient on flat unconstrained vectors.
-
-    Compiled by PyTensor's JAX backend (the graph is the model's; only the compiler differs).
+    """The MAP's objective: :class:`~bayesstack.geometry.density.Density` as ``(lp, grad)``.
 
     Parameters
     ----------
-    model : pymc.Model
-        A model built by :func:`bayesstack.build_model`.
+    model : pymc.Model or Density
+        A model built by :func:`bayesstack.build_model`, or its compiled density.
+    spec : Spec, optional
+        Its spec (needed with a model).
 
     Attributes
     ----------
@@ -135,50 +153,25 @@ class MapObjective:
         Length of the flat vector.
     """
 
-    def __init__(self, model) -> None:
-        from pymc.model.core import ValueGradFunction
-        from pytensor.compile.mode import get_mode
+    def __init__(self, model, spec: Spec | None = None) -> None:
+        from bayesstack.geometry.density import Density
 
-        ip = model.initial_point()
-        vars_ = model.continuous_value_vars
-        # JAX: compiles in about half numba's time and evaluates 2-3x faster (docs/performance.md);
-        # shape asserts go before conversion, as in PyMC's own JAX samplers
-        self._fn = ValueGradFunction(
-            [model.logp(jacobian=False)],
-            vars_,
-            {},
-            model=model,
-            initial_point=ip,
-            ravel_inputs=True,
-            mode=get_mode("JAX").including("local_remove_all_assert"),
-        )
-        self._fn.set_extra_values({})
-        self.names = [v.name for v in vars_]
-        self.shapes = {n: tuple(np.shape(ip[n])) for n in self.names}
-        self.size = int(sum(np.prod(s, dtype=int) for s in self.shapes.values()))
-        self._rv_names = [rv.name for rv in model.free_RVs]
-        outs = model.replace_rvs_by_values(model.free_RVs)  # constrained, from value vars
-        self._constrain = model.compile_fn(outs, inputs=vars_, point_fn=False, mode=TINY)
+        if not isinstance(model, Density):
+            model = Density(model, spec)
+        self.density = model
+        self.names, self.shapes, self.size = model.names, model.shapes, model.size
 
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Log density and gradient at the flat vector ``x``."""
-        lp, g = self._fn(np.asarray(x, dtype=float))
-        return float(lp), np.asarray(g)
+        return self.density(x)
 
     def split(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """The flat vector as ``{value-var name: array}``."""
-        out, start = {}, 0
-        for n in self.names:
-            size = int(np.prod(self.shapes[n], dtype=int))
-            out[n] = x[start : start + size].reshape(self.shapes[n])
-            start += size
-        return out
+        return self.density.split(x)
 
     def constrained(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """The flat vector as constrained values, keyed by random-variable name."""
-        point = self.split(x)
-        values = self._constrain(*(point[n] for n in self.names))
-        return {n: np.asarray(v) for n, v in zip(self._rv_names, values, strict=True)}
+        return self.density.constrained(x)
 
 
 #: L-BFGS iterations of the fallback after an unconverged polish (kinks: ReLU, Laplace priors).
@@ -186,7 +179,7 @@ FALLBACK_MAXITER = 2000
 
 
 def _maximize(
-    obj: MapObjective, hess, x0: np.ndarray, maxiter: int, newton_maxiter: int, gtol: float
+    obj, hess, x0: np.ndarray, maxiter: int, newton_maxiter: int, gtol: float
 ) -> tuple[np.ndarray, bool]:
     """Maximise from ``x0``; the end point, and whether it converged.
 
@@ -260,8 +253,8 @@ def multistart_map(
     n_starts : int
         Number of dispersed starting points.
     starts : mapping of str to array (K, ...), optional
-        Further starting points: constrained values of every free random variable, keyed by
-        name, with a leading axis over the K starts (e.g. posterior draws).
+        Further starting points, tried first: constrained values of every free random
+        variable, keyed by name, with a leading axis over the K starts (e.g. posterior draws).
     seed : int
         Seed of the dispersed starting points.
     start_scale : float
@@ -278,7 +271,8 @@ def multistart_map(
         Unit of the weight distance (e.g. the within-mode sd of posterior draws); default the
         Laplace sd at the best optimum.
     hessian : WeightHessian, optional
-        The compiled weight Hessian, when already built.
+        The compiled density's Hessian view, when already built (its ``density`` is the
+        objective).
     X : array (N, D), optional
         Inputs for η; default the model's ``X`` data.
 
@@ -287,48 +281,49 @@ def multistart_map(
     MapResult
     """
     n_starts = check_int("MAP starts", n_starts)
-    obj = MapObjective(model)
-    hessian = hessian or WeightHessian(model, spec)
-    X = np.asarray(model["X"].get_value() if X is None else X, dtype=float)
+    if hessian is None:
+        hessian = WeightHessian(model, spec)
+    density = hessian.density
+    X = np.asarray(density.model["X"].get_value() if X is None else X, dtype=float)
     d = X.shape[1]
-    x0s = [
-        np.random.default_rng(s).normal(0.0, start_scale, size=obj.size)
+    x0s = []
+    if starts:
+        theta0 = np.concatenate(
+            [np.reshape(starts[n], (len(starts[n]), -1)) for n in weight_names(spec)], 1
+        )
+        x0s += list(density.flat(theta0, {n: np.asarray(starts[n]) for n in density.nuisance}))
+    n_explicit = len(x0s)
+    x0s += [
+        np.random.default_rng(s).normal(0.0, start_scale, size=density.size)
         for s in np.random.SeedSequence(seed).spawn(n_starts)
     ]
-    if starts:
-        wn = weight_names(spec)
-        theta0 = np.concatenate([np.reshape(starts[n], (len(starts[n]), -1)) for n in wn], 1)
-        x0s += [
-            hessian.flat(theta0[i], {n: starts[n][i] for n in hessian.nuisance})
-            for i in range(theta0.shape[0])
-        ]
     n_starts = len(x0s)
-    xs, lps = [], []
+    ends, ok = [], []
     with threadpool_limits(limits=1, user_api="blas"):  # threaded BLAS slows L-BFGS-B 10-100x
         for x0 in x0s:
-            x, converged = _maximize(obj, hessian.full, x0, maxiter, newton_maxiter, gtol_check)
-            lp = obj(x)[0]
-            if np.isfinite(lp) and converged:
-                xs.append(x)
-                lps.append(lp)
-    if not xs:
+            x, converged = _maximize(
+                density, density.hessian, x0, maxiter, newton_maxiter, gtol_check
+            )
+            ends.append(x)
+            ok.append(bool(converged and np.isfinite(density(x)[0])))
+    ends = np.asarray(ends).reshape(n_starts, density.size)
+    from_draw = np.arange(n_starts) < n_explicit
+    conv = np.flatnonzero(ok)
+    if not conv.size:
         log.warning("MAP: none of %d runs converged", n_starts)
-        return _empty(obj, hessian, n_starts, scale)
-    order = np.argsort(lps)[::-1]
-    xs, lps = np.asarray(xs)[order], np.asarray(lps)[order]
-    points = [obj.constrained(x) for x in xs]
-    wn = weight_names(spec)
-    theta = np.stack([np.concatenate([np.ravel(p[n]) for n in wn]) for p in points])
-    nuis = {n: np.stack([np.asarray(p[n]) for p in points]) for n in hessian.nuisance}
-    top = np.linalg.eigvalsh(
-        np.stack([hessian(theta[k], {n: nuis[n][k] for n in nuis}) for k in range(len(xs))])
-    )
+        return _empty(density, n_starts, scale, ends=ends, from_draw=from_draw)
+    lps_all = np.array([density(ends[i])[0] for i in conv])
+    order = np.argsort(-lps_all, kind="stable")
+    conv, lps = conv[order], lps_all[order]
+    xs = ends[conv]
+    theta = density.weights(xs)
+    top = np.linalg.eigvalsh(np.stack([density.weight_hessian(x) for x in xs]))
     saddle = top.max(-1) > 1e-6 * np.abs(top).max(-1)
     if scale is None:
-        scale = _laplace_sd(hessian(theta[0], {n: nuis[n][0] for n in nuis}))
+        scale = _laplace_sd(density.weight_hessian(xs[0]))
     maxima = np.flatnonzero(~saddle)
     if not maxima.size:
-        return _empty(obj, hessian, n_starts, scale, len(xs), int(saddle.sum()))
+        return _empty(density, n_starts, scale, len(xs), int(saddle.sum()), ends, from_draw)
     local = _components(maxima.size, lambda i, j: _dist(theta, maxima, i, j, scale) <= 0.1)
     group = _components(maxima.size, lambda i, j: _dist(theta, maxima, i, j, scale) <= same_tol)
     reps = maxima[[int(np.flatnonzero(group == g)[0]) for g in range(group.max() + 1)]]
@@ -336,33 +331,48 @@ def multistart_map(
     orbit = _components(
         reps.size, _same_up_to_symmetry(spec, theta[reps], lps[reps], eta, scale, same_tol, d)
     )
+    start_optimum = np.full(n_starts, -1)
+    start_optimum[conv[maxima]] = group
     return MapResult(
         theta=theta[reps],
+        x=xs[reps],
         logp=lps[reps],
         hits=np.bincount(group),
         orbit=orbit,
-        nuisance={n: v[reps] for n, v in nuis.items()},
+        nuisance={
+            n: np.stack([np.asarray(density.constrained(xs[k])[n]) for k in reps])
+            for n in density.nuisance
+        },
         n_starts=n_starts,
         n_converged=len(xs),
         n_saddles=int(saddle.sum()),
         n_local_maxima=int(local.max() + 1),
         scale=np.asarray(scale),
+        start_optimum=start_optimum,
+        start_from_draw=from_draw,
+        start_end=ends,
     )
 
 
-def _empty(obj, hessian, n_starts, scale, n_converged=0, n_saddles=0) -> MapResult:
-    p = hessian.n_weights
+def _empty(
+    density, n_starts, scale, n_converged=0, n_saddles=0, ends=None, from_draw=None
+) -> MapResult:
+    p = density.n_weights
     return MapResult(
         theta=np.empty((0, p)),
+        x=np.empty((0, density.size)),
         logp=np.empty(0),
         hits=np.empty(0, dtype=int),
         orbit=np.empty(0, dtype=int),
-        nuisance={n: np.empty(0) for n in hessian.nuisance},
+        nuisance={n: np.empty(0) for n in density.nuisance},
         n_starts=n_starts,
         n_converged=n_converged,
         n_saddles=n_saddles,
         n_local_maxima=0,
         scale=np.ones(p) if scale is None else np.asarray(scale),
+        start_optimum=np.full(n_starts, -1),
+        start_from_draw=np.zeros(n_starts, bool) if from_draw is None else from_draw,
+        start_end=np.empty((n_starts, density.size)) if ends is None else ends,
     )
 
 

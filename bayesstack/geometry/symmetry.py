@@ -38,6 +38,48 @@ _EULER_GAMMA = 0.5772156649015329
 
 # --- the group, computed from the spec --------------------------------------------------------
 @dataclass(frozen=True)
+class ContinuousSymmetry:
+    """A continuous symmetry of one hidden layer.
+
+    Attributes
+    ----------
+    layer : int
+        Hidden layer (1-based).
+    kind : {"O", "GL", "R+"}
+        The orthogonal group O(H), the general linear group GL(H) or positive rescalings R+^H.
+    units : int
+        ``H``.
+    scope : {"posterior", "likelihood"}
+        Whether it keeps the posterior, or only the likelihood.
+    """
+
+    layer: int
+    kind: Literal["O", "GL", "R+"]
+    units: int
+    scope: Kind
+
+    @property
+    def dimension(self) -> int:
+        """Dimension of the group: H(H-1)/2 for O(H), H² for GL(H), H for R+^H."""
+        h = self.units
+        return {"O": h * (h - 1) // 2, "GL": h * h, "R+": h}[self.kind]
+
+    @property
+    def name(self) -> str:
+        """``O(3)``, ``GL(3)`` or ``R+^3``."""
+        return f"R+^{self.units}" if self.kind == "R+" else f"{self.kind}({self.units})"
+
+    def __str__(self) -> str:
+        what = " rescaling" if self.kind == "R+" else ""
+        scope = "(posterior)" if self.scope == "posterior" else "(likelihood only)"
+        return f"{self.name}{what} on hidden{self.layer} {scope}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-serialisable)."""
+        return {**asdict(self), "name": self.name, "dimension": self.dimension}
+
+
+@dataclass(frozen=True)
 class LayerSymmetry:
     """The symmetries of one hidden layer's units.
 
@@ -63,7 +105,9 @@ class LayerSymmetry:
     posterior_order, likelihood_order_discrete : int
         Orders of the discrete parts of the layer's posterior and likelihood groups.
     continuous : tuple of str
-        Names of the layer's continuous symmetries.
+        Names of the layer's continuous symmetries (``str`` of :attr:`continuous_records`).
+    continuous_records : tuple of ContinuousSymmetry
+        The same, typed.
     notes : tuple of str
         Why an expected symmetry is absent or likelihood-only.
     """
@@ -81,11 +125,13 @@ class LayerSymmetry:
     likelihood_order_discrete: int
     continuous: tuple[str, ...]
     notes: tuple[str, ...]
+    continuous_records: tuple[ContinuousSymmetry, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-serialisable)."""
         d = asdict(self)
         d["continuous"], d["notes"] = list(self.continuous), list(self.notes)
+        d["continuous_records"] = [c.to_dict() for c in self.continuous_records]
         return d
 
 
@@ -106,6 +152,8 @@ class SymmetryGroup:
         The same for the likelihood, adding sigmoid reflections.
     continuous_symmetries : tuple of str
         Continuous symmetries, e.g. ``"O(3) on hidden1 (posterior)"``.
+    continuous : tuple of ContinuousSymmetry
+        The same, typed.
     """
 
     spec_name: str
@@ -113,6 +161,34 @@ class SymmetryGroup:
     posterior_order: int
     likelihood_order_discrete: int
     continuous_symmetries: tuple[str, ...]
+    continuous: tuple[ContinuousSymmetry, ...] = ()
+
+    @property
+    def posterior_continuous(self) -> tuple[ContinuousSymmetry, ...]:
+        """The continuous symmetries that keep the posterior (O(H) of identity layers)."""
+        return tuple(c for c in self.continuous if c.scope == "posterior")
+
+    @property
+    def orbit_dimension(self) -> int:
+        """Dimension of a generic posterior orbit: the sum of H(H-1)/2 over O(H) layers."""
+        return sum(c.dimension for c in self.posterior_continuous)
+
+    @property
+    def discrete_order(self) -> int:
+        """Order of the discrete part not already inside a continuous posterior symmetry.
+
+        The signed permutations of an identity layer with O(H) lie inside O(H), so such a
+        layer contributes no discrete factor.
+        """
+        inside = {c.layer for c in self.posterior_continuous}
+        return math.prod(x.posterior_order for x in self.layers if x.layer not in inside)
+
+    @property
+    def posterior_name(self) -> str:
+        """The posterior group in words: ``48``, ``O(3) × O(3)``, ``6 × O(3)``, ``trivial``."""
+        parts = [f"{self.discrete_order:,}"] if self.discrete_order > 1 else []
+        parts += [c.name for c in self.posterior_continuous]
+        return " × ".join(parts) or "trivial"
 
     @property
     def is_trivial(self) -> bool:
@@ -134,6 +210,9 @@ class SymmetryGroup:
             "log10_posterior_order": math.log10(self.posterior_order),
             "likelihood_order_discrete": self.likelihood_order_discrete,
             "continuous_symmetries": list(self.continuous_symmetries),
+            "continuous": [c.to_dict() for c in self.continuous],
+            "posterior_name": self.posterior_name,
+            "orbit_dimension": self.orbit_dimension,
             "expected_chains_to_see_all": self.expected_chains_to_see_all(),
             "layers": [layer.to_dict() for layer in self.layers],
         }
@@ -165,10 +244,9 @@ def _prior_ok(spec: Spec, l: int, flag: str) -> tuple[bool, list[str]]:
 def _layer_symmetry(spec: Spec, l: int) -> LayerSymmetry:
     layer = spec.layers[l - 1]
     h, kind = layer.units, ACTIVATIONS[layer.activation].symmetry
-    name = f"hidden{l}"
     notes: list[str] = []
     flips = refl = resc = gl = orth = "none"
-    continuous: list[str] = []
+    continuous: list[ContinuousSymmetry] = []
     if kind in ("odd", "linear"):
         symmetric, bad = _prior_ok(spec, l, "symmetric")
         flips = "posterior" if symmetric else "likelihood"
@@ -181,16 +259,16 @@ def _layer_symmetry(spec: Spec, l: int) -> LayerSymmetry:
             notes.append(f"no bias in layer {l + 1}: sigmoid reflections are not a symmetry")
     if kind == "scale":
         resc = "likelihood"
-        continuous.append(f"R+^{h} rescaling on {name} (likelihood only)")
+        continuous.append(ContinuousSymmetry(l, "R+", h, "likelihood"))
     if kind == "linear":
         gl = "likelihood"
         isotropic, bad = _prior_ok(spec, l, "isotropic")
         orth = "posterior" if isotropic else "likelihood"
         if isotropic:
-            continuous.append(f"O({h}) on {name} (posterior)")
+            continuous.append(ContinuousSymmetry(l, "O", h, "posterior"))
         else:
             notes.append(f"O({h}) is likelihood-only: priors not isotropic on {', '.join(bad)}")
-        continuous.append(f"GL({h}) on {name} (likelihood only)")
+        continuous.append(ContinuousSymmetry(l, "GL", h, "likelihood"))
     n_perm = math.factorial(h)
     any_flips = flips != "none" or refl != "none"
     return LayerSymmetry(
@@ -205,8 +283,9 @@ def _layer_symmetry(spec: Spec, l: int) -> LayerSymmetry:
         orthogonal=orth,
         posterior_order=n_perm * (2**h if flips == "posterior" else 1),
         likelihood_order_discrete=n_perm * (2**h if any_flips else 1),
-        continuous=tuple(continuous),
+        continuous=tuple(str(c) for c in continuous),
         notes=tuple(notes),
+        continuous_records=tuple(continuous),
     )
 
 
@@ -231,6 +310,7 @@ def symmetry_group(spec: Spec) -> SymmetryGroup:
         posterior_order=math.prod(x.posterior_order for x in layers),
         likelihood_order_discrete=math.prod(x.likelihood_order_discrete for x in layers),
         continuous_symmetries=tuple(c for x in layers for c in x.continuous),
+        continuous=tuple(c for x in layers for c in x.continuous_records),
     )
 
 

@@ -102,7 +102,7 @@ def render_report(
     write_step = st.stage("write report", 1)
     paths = write_files(comparison, figures, out, title=title)
     write_step(paths.html.name)
-    return Report(paths, comparison, answer_paragraph([r.to_dict() for r in comparison.rows]))
+    return Report(paths, comparison, answer_paragraph(comparison.rows))
 
 
 def compare_runs(
@@ -110,7 +110,7 @@ def compare_runs(
     out: str | Path,
     *,
     names: Sequence[str] | None = None,
-    geometry: Mapping[str, Mapping[str, Any]] | None = None,
+    geometry: Mapping[str, Any] | None = None,
     seed: int = 0,
     title: str = "bayesstack comparison report",
     progress: bool = False,
@@ -126,7 +126,8 @@ def compare_runs(
     names : sequence of str, optional
         Display names (default: the spec names, made unique).
     geometry : mapping, optional
-        Precomputed ``GeometryResult.to_dict()`` per name; the rest are computed.
+        Precomputed :class:`~bayesstack.geometry.GeometryResult` per name; the rest are
+        computed.
     seed : int
         Seed of everything random: the geometry's curvature directions and dispersed MAP
         starts, and the predictive draws.

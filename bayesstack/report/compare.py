@@ -26,6 +26,8 @@ import xarray as xr
 
 from bayesstack.data.features import FEATURE_MAP_ATTR, feature_map_of
 from bayesstack.errors import BayesstackError, check_int
+from bayesstack.geometry.curvature import AFFINE_TOL
+from bayesstack.geometry.summary import GeometrySummary, summarize_geometry
 from bayesstack.inference.io import model_from_run, spec_of
 from bayesstack.inference.settings import FitSettings
 from bayesstack.model.network import forward, n_weights, unflatten, weight_names
@@ -50,26 +52,10 @@ PACKAGES = (
     "matplotlib",
     "jinja2",
 )
-#: Curvatures below this count as zero (the geometry's GLM curvatures are ~1e-12).
-LINEAR_TOL = 1e-6
+#: Curvatures at or below this count as zero (the geometry's GLM curvatures are ~1e-12).
+LINEAR_TOL = AFFINE_TOL
 #: Attribute holding the exact command that regenerates a run (set by the demo).
 COMMAND_ATTR = "bayesstack_command"
-_GEOMETRY_KEYS = (
-    "posterior_group_order",
-    "continuous_symmetries",
-    "rhat_max_raw",
-    "rhat_max_canonical",
-    "rhat_max_function",
-    "modes_raw",
-    "modes_canonical",
-    "map_optima_raw",
-    "map_optima_canonical",
-    "hessian_negdef_fraction",
-    "curvature_parameter_effects",
-    "curvature_intrinsic",
-    "curvature_inputs",
-    "verdict",
-)
 
 
 @dataclass(frozen=True)
@@ -98,37 +84,24 @@ class ModelRow:
     ess_bulk_min: float
     ess_bulk_min_canonical: float
     divergences: int
-    posterior_group_order: int
-    continuous_symmetries: tuple[str, ...]
-    rhat_max_raw: float
-    rhat_max_canonical: float
-    rhat_max_function: float
-    modes_raw: int
-    modes_canonical: int
-    map_optima_raw: int | None  # None: multi-start MAP skipped
-    map_optima_canonical: int | None
-    hessian_negdef_fraction: float
-    curvature_parameter_effects: float
-    curvature_intrinsic: float
-    curvature_inputs: float
-    verdict: str
+    geometry: GeometrySummary
     feature_map: str = ""
 
     @property
     def linear_in_params(self) -> bool:
-        """η is affine in θ: both Bates–Watts curvatures vanish."""
-        return max(self.curvature_parameter_effects, self.curvature_intrinsic) < LINEAR_TOL
+        """η is affine in θ: both Bates–Watts curvatures vanish up to rounding."""
+        return self.geometry.affine_in_params
 
     @property
     def linear_in_inputs(self) -> bool:
         """η is affine in the raw inputs x."""
-        return self.curvature_inputs < LINEAR_TOL
+        return self.geometry.linear_in_inputs
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form; what :func:`bayesstack.report.answer.answer_paragraph` reads."""
-        d = asdict(self)
+        """JSON-ready form of the row's own numbers (the geometry is in ``Comparison``)."""
+        d = {k: v for k, v in asdict(self).items() if k != "geometry"}
         d["units"], d["activations"] = list(self.units), list(self.activations)
-        d["continuous_symmetries"] = list(self.continuous_symmetries)
+        d["verdict"] = str(self.geometry.verdict)
         d["linear_in_params"], d["linear_in_inputs"] = self.linear_in_params, self.linear_in_inputs
         return d
 
@@ -158,9 +131,11 @@ class Comparison:
     compare : pandas.DataFrame
         ``az.compare`` (unrounded), indexed by model name.
     runs : dict of str to xarray.DataTree
-        The runs, with log-likelihood and ``canonical_posterior`` groups, keyed by name.
+        The runs, with log-likelihood, ``canonical_posterior`` and ``chain_weights`` groups,
+        keyed by name.
     geometry : dict of str to dict
-        ``GeometryResult.to_dict()`` per run.
+        ``GeometryResult.to_dict()`` per run (without timings), for the JSON and the demo's
+        ``*.geometry.json``; the report's text reads the typed ``ModelRow.geometry``.
     provenance : tuple of RunInfo
         Per run, in the order of ``rows``.
     versions : dict of str to str
@@ -262,27 +237,32 @@ def fit_command(run: xr.DataTree, path: str | Path | None = None) -> str:
     return shlex.join(args)
 
 
-def analyze_geometry(run: xr.DataTree, *, seed: int = 0) -> dict[str, Any]:
-    """``bayesstack.geometry.analyze(run, seed=seed).to_dict()``, with the input curvature in x.
+def analyze_geometry(run: xr.DataTree, *, seed: int = 0):
+    """``bayesstack.geometry.analyze(run, seed=seed)``, with the input curvature in raw x.
 
     A run fitted on a feature map (``attrs["feature_map"]``, e.g. polynomial features) gets
-    its ``curvature_inputs`` measured through the map, in the raw inputs, at the same point as
-    the geometry's own curvatures (the best MAP optimum).
+    its curvature in the inputs measured through the map, in the raw inputs, at the same point
+    as the geometry's own curvatures (the best MAP optimum).
+
+    Returns
+    -------
+    GeometryResult
     """
+    from dataclasses import replace
+
     from bayesstack.geometry import analyze
 
     res = analyze(run, seed=seed)
-    out = res.to_dict()
     fmap = feature_map_of(run)
     if fmap is not None:
         phi, X_raw = fmap
         cin = raw_input_curvature(run, phi, X_raw, point=_curvature_weights(run, res))
-        out["curvature_inputs"] = float(cin.rms)
-        out["curvature_inputs_detail"] = {
-            **cin.to_dict(),
-            "feature_map": json.loads(run.attrs[FEATURE_MAP_ATTR]),
-        }
-    return out
+        res = replace(
+            res,
+            curvature_inputs=cin,
+            input_feature_map=json.loads(run.attrs[FEATURE_MAP_ATTR]),
+        )
+    return res
 
 
 def _curvature_weights(run: xr.DataTree, res) -> dict[str, np.ndarray]:
@@ -311,11 +291,8 @@ def raw_input_curvature(
 
 
 # --- rows -------------------------------------------------------------------------------------
-def _row(name: str, run: xr.DataTree, loo, cmp: pd.Series, geo: Mapping[str, Any]) -> ModelRow:
+def _row(name: str, run: xr.DataTree, loo, cmp: pd.Series, geo) -> ModelRow:
     spec = spec_of(run)
-    missing = [k for k in _GEOMETRY_KEYS if k not in geo]
-    if missing:
-        raise BayesstackError(f"geometry of {name!r}: missing {', '.join(missing)}")
     post = run["posterior"]
     k = np.asarray(loo.pareto_k)
     fmap = json.loads(run.attrs.get("feature_map") or "{}")
@@ -344,30 +321,9 @@ def _row(name: str, run: xr.DataTree, loo, cmp: pd.Series, geo: Mapping[str, Any
         ess_bulk_min=ess_bulk_min(run),
         ess_bulk_min_canonical=ess_bulk_min(run, canon),
         divergences=div,
-        posterior_group_order=int(geo["posterior_group_order"]),
-        continuous_symmetries=tuple(geo["continuous_symmetries"]),
-        rhat_max_raw=_float(geo["rhat_max_raw"]),
-        rhat_max_canonical=_float(geo["rhat_max_canonical"]),
-        rhat_max_function=_float(geo["rhat_max_function"]),
-        modes_raw=int(geo["modes_raw"]),
-        modes_canonical=int(geo["modes_canonical"]),
-        map_optima_raw=_int(geo["map_optima_raw"]),
-        map_optima_canonical=_int(geo["map_optima_canonical"]),
-        hessian_negdef_fraction=_float(geo["hessian_negdef_fraction"]),
-        curvature_parameter_effects=_float(geo["curvature_parameter_effects"]),
-        curvature_intrinsic=_float(geo["curvature_intrinsic"]),
-        curvature_inputs=_float(geo["curvature_inputs"]),
-        verdict=str(geo["verdict"]),
+        geometry=summarize_geometry(geo, spec),
         feature_map=f"{fmap['kind']} degree {fmap['degree']}" if fmap else "",
     )
-
-
-def _float(v: Any) -> float:
-    return math.nan if v is None else float(v)
-
-
-def _int(v: Any) -> int | None:
-    return None if v is None else int(v)
 
 
 def unique_names(runs: Sequence[xr.DataTree], paths: Sequence[str | None]) -> list[str]:
@@ -417,8 +373,8 @@ def collect(
     runs : mapping of str to xarray.DataTree
         Fitted runs keyed by display name (at least one).
     geometry : mapping, optional
-        Precomputed ``GeometryResult.to_dict()`` per name (the demo passes its own);
-        missing ones are computed with :func:`analyze_geometry`.
+        Precomputed :class:`~bayesstack.geometry.GeometryResult` per name; missing ones are
+        computed with :func:`analyze_geometry`.
     paths : mapping, optional
         Run files per name, for the reproducibility section.
     seed : int
@@ -444,6 +400,8 @@ def collect(
             run = add_canonical(run)
         if name not in geometry:
             geometry[name] = analyze_geometry(run, seed=seed)
+        if geometry[name].run is not None:  # with its chain_weights group
+            run = geometry[name].run
         with warnings.catch_warnings():  # high Pareto k: counted in the table instead
             warnings.filterwarnings("ignore", "Estimated shape parameter", UserWarning)
             ready[name], loos[name] = run, az.loo(run)
@@ -456,7 +414,10 @@ def collect(
     )
     prov = tuple(_provenance(r.name, ready[r.name], paths.get(r.name)) for r in rows)
     # wall-clock timings are not results: leave them out so that a report regenerates exactly
-    geo = {n: _jsonable({k: v for k, v in geometry[n].items() if k != "timings"}) for n in runs}
+    geo = {
+        n: _jsonable({k: v for k, v in geometry[n].to_dict().items() if k != "timings"})
+        for n in runs
+    }
     return Comparison(rows, cmp, ready, geo, prov, package_versions(), seed)
 
 

@@ -1,7 +1,8 @@
 """The log density between modes: straight paths and 2-D slices for the report's figures.
 
 Points are whole unconstrained parameter vectors (weights and log noise), evaluated with the
-run's compiled model log density, ``model_from_run(run).compile_logp()``: the density NUTS samples.
+geometry's one compiled density (:class:`bayesstack.geometry.density.Density`, Jacobian
+included): the density NUTS samples.
 Modes are found in the run itself: the best draw of each chain. Two chains' best draws are
 symmetric modes by the rule of :func:`bayesstack.geometry.modes.mode_pairs`: farther apart than
 the clustering threshold, and within it after a posterior group element aligns one onto the
@@ -16,16 +17,17 @@ import numpy as np
 import xarray as xr
 
 from bayesstack.geometry.analysis import weight_draws
+from bayesstack.geometry.density import Density, posterior_flat
 from bayesstack.geometry.modes import THRESHOLD, align_to, within_scale
 from bayesstack.inference.io import model_from_run, spec_of
-from bayesstack.model.network import flatten, weight_names
+from bayesstack.model.network import flatten
 
 
 @dataclass(frozen=True)
 class LogDensity:
     """A run's log density on flat unconstrained vectors, and its posterior draws as such."""
 
-    fn: object  # compiled model.compile_logp()
+    density: Density  # the geometry's one compiled density (Jacobian included)
     names: tuple[str, ...]  # value variables, in flat order
     shapes: tuple[tuple[int, ...], ...]
     weights: np.ndarray  # bool mask of the weight coordinates
@@ -34,44 +36,29 @@ class LogDensity:
 
     def __call__(self, x: np.ndarray) -> float:
         """Log density at one flat vector."""
-        point, i = {}, 0
-        for name, shape in zip(self.names, self.shapes, strict=True):
-            size = int(np.prod(shape, dtype=int))
-            point[name] = x[i : i + size].reshape(shape)
-            i += size
-        return float(self.fn(point))
+        return self.density(x)[0]
 
     def many(self, X: np.ndarray) -> np.ndarray:
         """Log density at every row of ``X (..., P)``."""
-        flat = X.reshape(-1, X.shape[-1])
-        return np.array([self(x) for x in flat]).reshape(X.shape[:-1])
+        return self.density.logp(X)
 
 
 def log_density(run: xr.DataTree) -> LogDensity:
-    """The compiled log density of ``run`` and its draws as flat unconstrained vectors."""
-    model = model_from_run(run)
+    """The compiled log density of ``run`` and its draws as flat unconstrained vectors.
+
+    The draws are mapped by each variable's own PyMC transform
+    (:meth:`bayesstack.geometry.density.Density.unconstrain`).
+    """
     spec = spec_of(run)
-    post = run["posterior"]
-    wnames = set(weight_names(spec))
-    names, shapes, cols, mask = [], [], [], []
-    for rv in model.free_RVs:
-        vv = model.rvs_to_values[rv]
-        da = post[rv.name]
-        x = da.transpose("chain", "draw", *[d for d in da.dims if d not in ("chain", "draw")])
-        x = x.values
-        if model.rvs_to_transforms.get(rv) is not None:  # positive: every one is log-transformed
-            x = np.log(x)
-        names.append(vv.name)
-        shapes.append(x.shape[2:])
-        cols.append(x.reshape(*x.shape[:2], -1))
-        mask += [rv.name in wnames] * cols[-1].shape[-1]
-    draws = np.concatenate(cols, axis=-1)
-    fn = model.compile_logp()
-    ld = LogDensity(fn, tuple(names), tuple(shapes), np.array(mask), draws, np.empty(0))
+    dens = Density(model_from_run(run), spec)
+    draws = posterior_flat(dens, run["posterior"].to_dataset())
+    mask = np.zeros(dens.size, dtype=bool)
+    mask[dens.weight_index] = True
     stats = run["sample_stats"] if "sample_stats" in run.children else {}
     key = next((k for k in ("logp", "lp") if k in stats), None)
-    logp = stats[key].transpose("chain", "draw").values if key else ld.many(draws)
-    return LogDensity(ld.fn, ld.names, ld.shapes, ld.weights, draws, logp)
+    logp = stats[key].transpose("chain", "draw").values if key else dens.logp(draws)
+    shapes = tuple(dens.shapes[n] for n in dens.names)
+    return LogDensity(dens, tuple(dens.names), shapes, mask, draws, logp)
 
 
 @dataclass(frozen=True)
@@ -116,8 +103,7 @@ def _image(run: xr.DataTree, ld: LogDensity, x: np.ndarray, seed: int) -> np.nda
     from bayesstack.geometry.symmetry import apply, random_element
 
     spec = spec_of(run)
-    model = model_from_run(run)
-    names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+    names = list(ld.names)
     params, i = {}, 0
     for name, shape in zip(names, ld.shapes, strict=True):
         size = int(np.prod(shape, dtype=int))
@@ -175,10 +161,10 @@ class Path:
         if self.barrier > 0:
             return (
                 f"{self.label}; log density {self.logp_a:.1f} and {self.logp_b:.1f} at the ends, "
-                f"barrier {nats(self.barrier)} nats."
+                f"drop along the segment {nats(self.barrier)} nats."
             )
         rise = float(np.max(self.logp) - max(self.logp_a, self.logp_b))
-        return f"{self.label}; no barrier, the path rises {nats(rise)} nats between them."
+        return f"{self.label}; no drop along the segment, it rises {nats(rise)} nats between them."
 
 
 def mode_path(run: xr.DataTree, t: np.ndarray, *, seed: int = 0) -> Path:
@@ -196,7 +182,8 @@ def mode_path(run: xr.DataTree, t: np.ndarray, *, seed: int = 0) -> Path:
     Returns
     -------
     Path
-        ``barrier``: how far the density falls below the lower endpoint between A and B.
+        ``barrier``: how far the density falls below the lower endpoint between A and B (a
+        drop along the segment; the sampler does not move along straight lines).
     """
     ld = log_density(run)
     pair = mode_pair(run, ld, seed=seed)
@@ -267,3 +254,22 @@ def mode_slice(run: xr.DataTree, *, n: int = 61, seed: int = 0) -> Slice:
         labs.append("C")
     label = f"A and B ({pair.label.split(': ', 1)[-1]}) and C ({clab})"
     return Slice(alpha, beta, lp, tuple(pts), tuple(labs), label)
+
+
+def orbit_path_between(run: xr.DataTree, t: np.ndarray, *, seed: int = 0):
+    """The log density along the continuous orbit from A to B's alignment.
+
+    A and B are those of :func:`mode_path`. For specs with a continuous posterior symmetry;
+    None otherwise. Returns :class:`bayesstack.geometry.paths.OrbitPath`.
+    """
+    from bayesstack.geometry.paths import orbit_path
+    from bayesstack.geometry.symmetry import symmetry_group
+
+    spec = spec_of(run)
+    group = symmetry_group(spec)
+    if not group.posterior_continuous:
+        return None
+    ld = log_density(run)
+    pair = mode_pair(run, ld, seed=seed)
+    d = run["constant_data"]["X"].shape[1]
+    return orbit_path(spec, group, ld.density, pair.a, pair.b, t, d)

@@ -25,7 +25,6 @@ from matplotlib.figure import Figure as MplFigure
 import bayesstack.report.modes as modes
 from bayesstack.inference.io import model_from_run, spec_of
 from bayesstack.model.network import param_dims, weight_names
-from bayesstack.report.answer import posterior_continuous
 from bayesstack.report.compare import Comparison, ModelRow, eta_draws
 
 DPI = 100
@@ -84,6 +83,45 @@ def _chain_colors(n: int) -> list:
 
 
 # --- arviz-plots ------------------------------------------------------------------------------
+def trace_caption(g, out: str, r_out: float) -> str:
+    """What the trace shows, from the measured mode classes (not from R-hat alone)."""
+    from bayesstack.geometry.evidence import Verdict
+
+    heavy = [c for c in g.classes if c.mass_bearing]
+    trapped = [c for c in g.classes if not c.mass_bearing and c.chains]
+    best = g.classes[0].map_logp if g.classes else None
+    if g.verdict == Verdict.RIDGE:
+        text = (
+            f"The chains lie on one orbit of the continuous symmetry {g.posterior_group}: the "
+            f"weights drift along it, so {out} differs between chains (R-hat up to "
+            f"{r_out:.2f}) while the fit does not."
+        )
+    elif g.verdict == Verdict.SYMMETRIC:
+        chains = sorted(c for k in heavy for c in k.chains)
+        text = (
+            f"Chains {', '.join(map(str, chains))} sit in images of one mode class "
+            f"(measured: MAP from each chain's best draw, classes up to the posterior group; "
+            f"{g.modes_raw} raw modes in all): the same fit with hidden units relabelled or "
+            f"sign-flipped, so {out} may sit at different levels (R-hat up to {r_out:.2f})."
+        )
+    elif g.verdict == Verdict.UNIMODAL:
+        text = f"All chains sample one mode (R-hat of {out} up to {r_out:.2f})."
+    else:
+        parts = [
+            f"class {c.index} (chains {', '.join(map(str, c.chains)) or 'none'}, mass share "
+            f"{'n/a' if c.mass_share is None else f'{c.mass_share:.2g}'})"
+            for c in heavy
+        ]
+        text = f"The chains sit in {len(heavy)} mass-bearing mode classes: {'; '.join(parts)}."
+    for c in trapped:
+        drop = "" if best is None or c.map_logp is None else f" {best - c.map_logp:.1f} nats down"
+        text += (
+            f" Chain(s) {', '.join(map(str, c.chains))} sat in a local mode{drop} holding "
+            f"{c.mass_share:.1g} of the mass: trapped, they did not sample the posterior."
+        )
+    return text
+
+
 def trace_figure(run: xr.DataTree, row: ModelRow) -> Figure:
     """Trace of the output layer's weights and the noise, one colour per chain."""
     spec = spec_of(run)
@@ -104,29 +142,10 @@ def trace_figure(run: xr.DataTree, row: ModelRow) -> Figure:
     pc.add_legend("chain", loc="outside right upper", title="chain")
     rhat = az.rhat(run, var_names=[out, *noise])
     r_out = float(rhat[out].max())
-    text = f"Each colour is one of {row.chains} chains. "
-    if r_out > 1.1:
-        text += (
-            f"The output weights {out} sit at different levels in different chains (R-hat up to "
-            f"{r_out:.2f}): "
-        )
-        text += (
-            "the same fit with its hidden units relabelled or sign-flipped, chains stuck in "
-            "symmetric modes. "
-            if row.verdict == "symmetric multimodality"
-            else f"chains in different modes ({row.verdict}). "
-        )
-    else:
-        text += f"The chains overlap on {out} (R-hat up to {r_out:.2f}). "
-    cont = posterior_continuous(row.continuous_symmetries)
-    if cont:
-        text += (
-            f"Continuous symmetries of the posterior ({', '.join(cont)}) let the weights drift "
-            "along whole orbits. "
-        )
+    text = f"Each colour is one of {row.chains} chains. " + trace_caption(row.geometry, out, r_out)
     if noise:
         r_n = float(max(rhat[v].max() for v in noise))
-        text += f"The noise {', '.join(noise)}, a function of the fit alone, has R-hat {r_n:.2f}."
+        text += f" The noise {', '.join(noise)}, a function of the fit alone, has R-hat {r_n:.2f}."
     return Figure(f"trace-{_slug(row.name)}", f"Trace plot: {row.name}", text.strip(), _pc_png(pc))
 
 
@@ -224,7 +243,8 @@ def unit_pair_figure(run: xr.DataTree, name: str, *, layer: int = 1, unit: int =
         f"them in {n_clouds} separate cloud(s); a sign flip sends a cloud through the origin and "
         "a relabelling brings in another unit's cloud. Right: the same draws after "
         f"canonicalisation, canonical unit {k}: the mirrored and relabelled clouds collapse into "
-        "one; a cloud left apart would be a genuinely different mode."
+        "one; a cloud left apart would be a mode that no posterior symmetry maps onto the "
+        "others (whether it matters is a question of its mass: see the mode classes)."
     )
     return Figure(
         f"pair-{_slug(name)}",
@@ -251,7 +271,7 @@ def _n_clouds(w: np.ndarray, sds: float = 4.0) -> int:
 
 
 def path_figure(comparison: Comparison, *, seed: int = 0) -> Figure:
-    """Log density along the straight line between two symmetric modes, per stack and GLM."""
+    """Log density along the segment between two modes, and along the orbit where one exists."""
     runs, rows = comparison.runs, _by_depth(comparison.rows)
     ncol = min(3, len(rows))
     nrow = -(-len(rows) // ncol)
@@ -262,8 +282,19 @@ def path_figure(comparison: Comparison, *, seed: int = 0) -> Figure:
     notes = []
     for ax, row in zip(axes.flat, rows, strict=False):
         path = modes.mode_path(runs[row.name], t, seed=seed)
-        rel = path.logp - max(path.logp_a, path.logp_b)
-        ax.plot(t, rel, color="C3" if row.depth else "C0")
+        top = max(path.logp_a, path.logp_b)
+        rel = path.logp - top
+        ax.plot(t, rel, color="C3" if row.depth else "C0", label="segment")
+        orbit = modes.orbit_path_between(runs[row.name], t[inside], seed=seed)
+        if orbit is not None:
+            ax.plot(t[inside], orbit.logp - top, color="C2", ls="--", lw=2, label="orbit")
+            ax.legend(fontsize=7, loc="lower left")
+            flip = " (A sign-flipped first)" if orbit.flipped else ""
+            notes.append(
+                f"{row.name}: along the {row.geometry.posterior_group} orbit from A{flip} to "
+                f"B's alignment the log density varies by {orbit.variation:.1e} nats "
+                f"(alignment residual {orbit.residual:.2g})."
+            )
         for x in (0, 1):
             ax.axvline(x, color="0.6", ls=":", lw=0.8)
         title = f"{row.name}\n" + textwrap.fill(path.label, 42)
@@ -273,7 +304,7 @@ def path_figure(comparison: Comparison, *, seed: int = 0) -> Figure:
         if path.barrier > 0:
             i = int(np.flatnonzero(inside)[np.argmin(rel[inside])])
             ax.annotate(
-                f"barrier {modes.nats(path.barrier)} nats",
+                f"drop along the segment {modes.nats(path.barrier)} nats",
                 xy=(t[i], rel[i]),
                 xytext=(0.5, 0.86),
                 textcoords="axes fraction",
@@ -287,12 +318,14 @@ def path_figure(comparison: Comparison, *, seed: int = 0) -> Figure:
     fig.set_layout_engine("constrained")
     caption = (
         "The log posterior density (unconstrained space, as the sampler sees it) along the "
-        "straight line θ(t) = (1 − t)·A + t·B, relative to the higher endpoint. For a stack, A "
-        "and B are the best draws of two chains in symmetric modes (images of each other under "
-        "the symmetry group; if no two chains are, B is A's image under a random group element): "
-        "the density drops between them, a barrier NUTS does not cross. For the GLM, A and B are "
-        "its two most distant posterior draws: the path rises to the one mode between them and "
-        "never falls below its endpoints (log-concavity). " + " ".join(notes)
+        "straight segment θ(t) = (1 − t)·A + t·B, relative to the higher endpoint. For a stack, "
+        "A and B are the best draws of two chains in symmetric modes (images of each other "
+        "under the symmetry group; if no two chains are, B is A's image under a random group "
+        "element). A drop along the segment is a property of the straight line, not a barrier "
+        "the sampler has to cross. Where a continuous posterior symmetry acts (identity layers), "
+        "the dashed line follows the orbit g(t)·A, g(t) = expm(t·K) with K skew-symmetric, to "
+        "B's alignment: it stays flat. For the GLM, A and B are its two most distant posterior "
+        "draws. " + " ".join(notes)
     )
     return Figure("mode-path", "Log density between modes", caption, to_png(fig))
 
@@ -329,8 +362,9 @@ def slice_figure(run: xr.DataTree, name: str, *, seed: int = 0, n: int = 61) -> 
     caption = (
         f"The log density on the plane through {sl.describe()}; the noise parameters stay at "
         "A's values. Contours are log-spaced in nats below the best point: bright basins "
-        "around the modes and dark valleys between them show separate islands of probability, "
-        "each a copy of the others under the symmetry group."
+        "around the modes, each a copy of the others under the symmetry group, and dark "
+        "valleys between them on this plane (like a straight segment, a plane says nothing "
+        "about paths off it)."
     )
     return Figure(f"slice-{_slug(name)}", f"2-D slice through modes: {name}", caption, to_png(fig))
 
@@ -446,4 +480,4 @@ def _pair_model(stacks: list[ModelRow]) -> ModelRow | None:
     if not stacks:
         return None
     odd = [r for r in stacks if r.activations[0] == "tanh"]
-    return min(odd or stacks, key=lambda r: (r.depth, -r.modes_raw))
+    return min(odd or stacks, key=lambda r: (r.depth, -r.geometry.modes_raw))

@@ -19,7 +19,7 @@ import jinja2
 
 from bayesstack.errors import BayesstackError
 from bayesstack.inference.io import atomic_write, check_output_path
-from bayesstack.report.answer import answer_paragraph, describe, posterior_continuous
+from bayesstack.report.answer import answer_paragraph, describe
 from bayesstack.report.compare import Comparison, ModelRow, RunInfo
 from bayesstack.report.plots import Figure
 
@@ -65,8 +65,10 @@ def _f(x: float, digits: int = 1) -> str:
 
 
 def _g(x: float, digits: int = 2) -> str:
-    if math.isnan(x):
+    if x is None or math.isnan(x):
         return "—"
+    if math.isinf(x):
+        return "∞"
     return "0" if abs(x) < 1e-6 else f"{x:.{digits}g}"
 
 
@@ -77,9 +79,7 @@ def _units(r: ModelRow) -> str:
 
 
 def _group(r: ModelRow) -> str:
-    names = posterior_continuous(r.continuous_symmetries)
-    cont = " × " + " × ".join(names) if names else ""
-    return f"{r.posterior_group_order:,}{cont}"
+    return r.geometry.posterior_group
 
 
 def _pareto(r: ModelRow) -> str:
@@ -87,7 +87,15 @@ def _pareto(r: ModelRow) -> str:
 
 
 def _rhats(r: ModelRow) -> str:
-    return " / ".join(_f(x, 2) for x in (r.rhat_max_raw, r.rhat_max_canonical, r.rhat_max_function))
+    g = r.geometry
+    return " / ".join(_f(x, 2) for x in (g.rhat_raw, g.rhat_canonical, g.rhat_function))
+
+
+def _rhats_mass(r: ModelRow) -> str:
+    g = r.geometry
+    if not g.trapped_chains:
+        return "— (no trapped chain)"
+    return f"{_f(g.rhat_canonical_mass, 2)} / {_f(g.rhat_function_mass, 2)}"
 
 
 def _ess(r: ModelRow) -> str:
@@ -95,13 +103,67 @@ def _ess(r: ModelRow) -> str:
 
 
 def _maps(r: ModelRow) -> str:
-    if r.map_optima_raw is None:
+    g = r.geometry
+    if g.map_optima_raw is None:
         return "— (skipped)"
-    return f"{r.map_optima_raw} / {r.map_optima_canonical}"
+    return f"{g.map_optima_raw} / {g.map_optima_canonical}"
+
+
+def _classes(r: ModelRow) -> str:
+    out = []
+    for c in r.geometry.classes:
+        share = "n/a" if c.mass_share is None else f"{c.mass_share:.2g}"
+        tag = "" if c.mass_bearing else " trapped"
+        chains = ",".join(map(str, c.chains)) or "none"
+        out.append(f"#{c.index}: share {share}{tag} (chains {chains})")
+    return "; ".join(out) or "—"
+
+
+def _masses(r: ModelRow) -> str:
+    out = []
+    for c in r.geometry.classes:
+        lap = "—" if c.log_mass_laplace is None else f"{c.log_mass_laplace:.1f}"
+        drw = "—" if c.log_mass_draws is None else f"{c.log_mass_draws:.1f}"
+        out.append(f"#{c.index}: {lap} / {drw}")
+    return "; ".join(out) or "—"
+
+
+def _weights(r: ModelRow) -> str:
+    w = r.geometry.chain_weights
+    return "—" if w is None else " ".join(f"{x:.2f}" for x in w)
+
+
+def _trapped(r: ModelRow) -> str:
+    t = r.geometry.trapped_chains
+    return ", ".join(map(str, t)) if t else "none"
 
 
 def _curv_theta(r: ModelRow) -> str:
-    return f"{_g(r.curvature_parameter_effects)} / {_g(r.curvature_intrinsic)}"
+    g = r.geometry
+    if g.affine_in_params:
+        return "0 / 0 (η affine in θ)"
+    return f"{_g(g.curvature_parameter_effects)} / {_g(g.curvature_intrinsic)}"
+
+
+def _curv_draws(r: ModelRow) -> str:
+    d = r.geometry.curvature_draws
+    return "—" if d is None else f"{_g(d[1])} ({_g(d[0])}–{_g(d[2])})"
+
+
+def _curv_mu(r: ModelRow) -> str:
+    g = r.geometry
+    if g.link == "identity":
+        return "= η (identity link)"
+    if g.curvature_mean_scale is None:
+        return "— (not computed)"
+    return f"{_g(g.curvature_mean_scale[0])} / {_g(g.curvature_mean_scale[1])}"
+
+
+def _concave(r: ModelRow) -> str:
+    g = r.geometry
+    if g.log_concave is None:
+        return "not implied (a stack)"
+    return "yes" if g.log_concave else f"not implied: {g.log_concave_reason}"
 
 
 #: The model table: one line per quantity, one column per model.
@@ -115,15 +177,30 @@ MODEL_TABLE: tuple[tuple[str, Callable[[ModelRow], str]], ...] = (
     ("p_loo", lambda r: _f(r.p_loo)),
     ("Pareto k warnings", _pareto),
     ("max R-hat raw / canonical / function", _rhats),
+    ("max R-hat canonical / function, mass-bearing chains", _rhats_mass),
     ("min bulk ESS raw / canonical", _ess),
     ("divergences", lambda r: f"{r.divergences} of {r.chains * r.draws}"),
-    ("modes raw / up to symmetry", lambda r: f"{r.modes_raw} / {r.modes_canonical}"),
+    (
+        "modes raw / up to symmetry",
+        lambda r: f"{r.geometry.modes_raw} / {r.geometry.modes_canonical}",
+    ),
     ("MAP optima raw / up to symmetry", _maps),
-    ("posterior group order", _group),
-    ("draws with negative-definite Hessian", lambda r: f"{r.hessian_negdef_fraction:.0%}"),
-    ("curvature in θ: parameter effects / intrinsic", _curv_theta),
-    ("curvature in the inputs x", lambda r: _g(r.curvature_inputs)),
-    ("verdict", lambda r: r.verdict),
+    ("posterior symmetry group", _group),
+    ("mode classes: mass share", _classes),
+    ("log mass Laplace / draws (bridge)", _masses),
+    ("stacking weight per chain", _weights),
+    ("trapped chains (did not sample the posterior)", _trapped),
+    (
+        "draws with negative-definite weight Hessian",
+        lambda r: f"{r.geometry.hessian_negdef_fraction:.0%}",
+    ),
+    ("GLM posterior log-concave by construction", _concave),
+    ("γ·√F of η at the best optimum: param. effects / intrinsic", _curv_theta),
+    ("cond(J) at the best optimum", lambda r: _g(r.geometry.jacobian_condition)),
+    ("γ·√F of η (param. effects) over posterior draws: median (range)", _curv_draws),
+    ("γ·√F of the mean μ = g⁻¹(η)", _curv_mu),
+    ("curvature of η in the inputs x", lambda r: _g(r.geometry.curvature_inputs)),
+    ("verdict", lambda r: str(r.geometry.verdict)),
 )
 
 
@@ -142,8 +219,8 @@ def linearity_table(rows: Sequence[ModelRow]) -> Table:
         if not hits:
             return "(no model compared)"
         return "; ".join(
-            f"{describe(r.to_dict())} [{r.name}]: κθ = {_g(r.curvature_parameter_effects)}, "
-            f"κx = {_g(r.curvature_inputs)}"
+            f"{describe(r)} [{r.name}]: γ·√F of η in θ = "
+            f"{_g(r.geometry.curvature_parameter_effects)}, κx = {_g(r.geometry.curvature_inputs)}"
             for r in hits
         )
 
@@ -202,7 +279,17 @@ def context(comparison: Comparison, figures: Sequence[Figure], *, title: str) ->
     return {
         "title": title,
         "created": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "paragraph": answer_paragraph([r.to_dict() for r in rows]),
+        "paragraph": answer_paragraph(rows),
+        "warnings": [
+            (r.name, w)
+            for r in sorted(rows, key=lambda r: (r.depth, r.name))
+            for w in r.geometry.warnings
+        ],
+        "notes": [
+            (r.name, n)
+            for r in sorted(rows, key=lambda r: (r.depth, r.name))
+            for n in r.geometry.notes
+        ],
         "model_table": model_table(rows),
         "linearity_table": linearity_table(rows),
         "provenance_table": provenance_table(prov),

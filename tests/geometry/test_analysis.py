@@ -11,7 +11,7 @@ import pytest
 from rich.table import Table
 
 from bayesstack.data.builtin import load_dataset, teacher_params
-from bayesstack.geometry import BEYOND, SYMMETRIC, UNIMODAL, analyze, verdict_of
+from bayesstack.geometry import BEYOND, SYMMETRIC, UNIMODAL, analyze
 from bayesstack.geometry import function_space as fs
 from bayesstack.geometry.symmetry import apply, random_element
 from bayesstack.model.network import weight_names
@@ -79,16 +79,6 @@ def glm():
     beta = mean + z[..., 0]
     draws = {"W1": beta[..., :3], "b1": beta[..., 3], "sigma": np.full((CHAINS, DRAWS), s)}
     return analyze(run_from_draws(spec, X, y, draws, logp="model"), n_map_starts=3)
-
-
-def test_verdict_rule():
-    assert verdict_of(1, 1, 1, 1) == UNIMODAL
-    assert verdict_of(1, 1) == UNIMODAL
-    assert verdict_of(3, 1, 1, 1) == SYMMETRIC
-    assert verdict_of(1, 1, 4, 1) == SYMMETRIC
-    assert verdict_of(3, 2, 4, 1) == BEYOND
-    assert verdict_of(1, 1, 4, 2) == BEYOND
-    assert verdict_of(1, 1, 1, 1, continuous_orbit=True) == SYMMETRIC
 
 
 def test_function_space_rhat_thinning_and_constant_columns(rng):

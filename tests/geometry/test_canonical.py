@@ -284,3 +284,27 @@ def test_result_to_dict():
     assert len(d["fraction_relabelled"]) == 2 and all(
         0 <= f <= 1 for f in d["fraction_sign_flipped"]
     )
+
+
+def test_sort_breaks_ties_by_the_whole_unit_vector():
+    """Two units with the same sort key (outgoing weight) but different incoming weights come
+    out in the same order whichever order they went in."""
+    from bayesstack.spec import Layer, Spec
+
+    spec = Spec(name="t", family="gaussian", layers=(Layer(3, "tanh"),))
+    base = {
+        "W1": np.array([[0.5, -0.3, 0.9], [0.2, 0.4, 0.1]]),
+        "b1": np.array([0.1, 0.2, 0.3]),
+        "W2": np.array([1.0, 1.0, 2.0]),  # units 0 and 1 tie on the sort key
+        "b2": np.array(0.0),
+    }
+    swapped = {
+        "W1": base["W1"][:, [1, 0, 2]],
+        "b1": base["b1"][[1, 0, 2]],
+        "W2": base["W2"][[1, 0, 2]],
+        "b2": base["b2"],
+    }
+    a = canonicalize(spec, {k: v[None] for k, v in base.items()}, method="sort").params
+    b = canonicalize(spec, {k: v[None] for k, v in swapped.items()}, method="sort").params
+    for k in base:
+        np.testing.assert_array_equal(a[k], b[k])

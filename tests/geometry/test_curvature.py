@@ -53,6 +53,10 @@ def test_puromycin_matches_mass_rms_curv(puromycin):
     # MASS: "Parameter effects: c^theta x sqrt(F) = 0.2121; Intrinsic: c^iota x sqrt(F) = 0.092"
     assert pe == pytest.approx(0.2121, abs=5e-5)
     assert ic == pytest.approx(0.0920, abs=5e-5)
+    # IPEC (Ratkowsky's curvature tables): the RMS curvatures themselves, 0.10471 / 0.04542
+    assert c.parameter_effects == pytest.approx(0.10471, abs=5e-6)
+    assert c.intrinsic == pytest.approx(0.04542, abs=5e-6)
+    assert c.jacobian_condition == pytest.approx(np.linalg.cond(J), rel=1e-10)
     # the default scale is sigma * sqrt(rank), i.e. the same s * sqrt(p)
     d = rms_curvature(J, A, sigma=s)
     assert d.scale == pytest.approx(c.scale)
@@ -365,3 +369,26 @@ def test_input_curvature_cached_path_equals_the_feature_map_path():
     h = 2.0 * (-2 * t * (1 - t**2))  # ∇²η = h w wᵀ: tr = h|w|², tr(H²) = h²|w|⁴
     q = (2 * h**2 * np.sum(w**2) ** 2 + (h * np.sum(w**2)) ** 2) / (3 * 5)
     assert c.rms == pytest.approx(np.sqrt(q.sum() / (g2 / 3).sum()), rel=1e-10)
+
+
+def test_mean_scale_curvature_of_a_log_link_glm_is_the_exponential_models():
+    """A Gaussian GLM with a log link is affine in θ on η, but μ = exp(a + b x) is the
+    classic exponential regression: its curvature by closed-form derivatives."""
+    from bayesstack.geometry.curvature import mean_curvature
+
+    x = np.linspace(0.0, 2.0, 15)
+    a, b, s = 0.3, 0.8, 0.2
+    spec = Spec(name="glm-log", family="gaussian", link="log")
+    params = {"W1": np.array([b]), "b1": np.array(a)}
+    eta_c = stack_curvature(spec, params, x[:, None], sigma=s)
+    assert eta_c.parameter_effects < 1e-10 and eta_c.intrinsic < 1e-10 and eta_c.scale_of == "eta"
+    mu = np.exp(a + b * x)
+    J = np.stack([mu * x, mu], axis=1)  # θ = (W1, b1)
+    A = mu[:, None, None] * np.stack([[x * x, x], [x, np.ones_like(x)]]).transpose(2, 0, 1)
+    ref = rms_curvature(J, A, sigma=s)
+    got = mean_curvature(spec, params, x[:, None], sigma=s)
+    assert got.scale_of == "mu" and got.parameter_effects > 0.01
+    assert got.parameter_effects == pytest.approx(ref.parameter_effects, rel=1e-8)
+    assert got.intrinsic == pytest.approx(ref.intrinsic, rel=1e-8)
+    ident = mean_curvature(Spec(name="g", family="gaussian"), params, x[:, None], sigma=s)
+    assert ident.parameter_effects < 1e-10

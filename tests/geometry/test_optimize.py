@@ -18,18 +18,20 @@ def gaussian_data(rng):
 
 
 def ridge_map(X, y):
-    """Joint MAP of (W1, b1, sigma) for N(0, 1) priors and sigma ~ HalfNormal(1), no Jacobian.
+    """Joint mode of (W1, b1, u = log sigma) for N(0, 1) priors and sigma ~ HalfNormal(1), in
+    the unconstrained space the sampler sees (Jacobian term + u included).
 
     Given sigma the weights are the ridge solution with penalty sigma^2; given the weights,
-    d/dsigma [-N log s - RSS / (2 s^2) - s^2 / 2] = 0 gives s^2 = (sqrt(N^2 + 4 RSS) - N) / 2.
-    Iterating the two maps converges to the joint optimum.
+    d/du [-N u - RSS e^(-2u) / 2 - e^(2u) / 2 + u] = 0 gives
+    s^2 = (sqrt((N - 1)^2 + 4 RSS) - (N - 1)) / 2. Iterating the two maps converges to the
+    joint optimum.
     """
     Xt = np.column_stack([X, np.ones(len(X))])
     n, s2 = len(X), 1.0
     for _ in range(500):
         beta = np.linalg.solve(Xt.T @ Xt + s2 * np.eye(Xt.shape[1]), Xt.T @ y)
         rss = np.sum((y - Xt @ beta) ** 2)
-        s2 = (np.sqrt(n**2 + 4 * rss) - n) / 2
+        s2 = (np.sqrt((n - 1) ** 2 + 4 * rss) - (n - 1)) / 2
     return beta, np.sqrt(s2)
 
 
@@ -65,7 +67,7 @@ def test_tanh_stack_optima_are_images_of_one_optimum():
     assert d["optima_raw"] == res.n_raw and d["optima_canonical"] == 1
 
 
-def test_objective_matches_the_model_without_jacobian(gaussian_data, rng):
+def test_objective_is_the_models_density_with_the_jacobian(gaussian_data, rng):
     X, y = gaussian_data
     spec = Spec(name="glm", family="gaussian")
     model = build_model(spec, X, y)
@@ -74,8 +76,8 @@ def test_objective_matches_the_model_without_jacobian(gaussian_data, rng):
     x = rng.normal(size=4)
     lp, g = obj(x)
     point = obj.split(x)
-    assert lp == pytest.approx(float(model.compile_logp(jacobian=False)(point)), rel=1e-12)
-    np.testing.assert_allclose(g, model.compile_dlogp(jacobian=False)(point), rtol=1e-12)
+    assert lp == pytest.approx(float(model.compile_logp()(point)), rel=1e-12)
+    np.testing.assert_allclose(g, model.compile_dlogp()(point), rtol=1e-12)
     assert float(obj.constrained(x)["sigma"]) == pytest.approx(np.exp(x[3]))
 
 
@@ -85,7 +87,7 @@ def test_objective_of_a_stack_is_the_models_log_density(rng):
     spec = Spec(name="s", family="gaussian", layers=(Layer(4, "tanh"), Layer(3, "tanh")))
     model = build_model(spec, X, rng.normal(size=40))
     obj = MapObjective(model)
-    logp, dlogp = model.compile_logp(jacobian=False), model.compile_dlogp(jacobian=False)
+    logp, dlogp = model.compile_logp(), model.compile_dlogp()
     for _ in range(5):
         x = rng.uniform(-2, 2, obj.size)
         lp, g = obj(x)

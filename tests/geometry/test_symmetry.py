@@ -347,3 +347,22 @@ def test_identity_and_random_elements():
     sig = random_element(make_spec("sigmoid", [3]), None, rng, size=50)
     assert np.all(sig.sign[0] == 1)  # reflections are not posterior symmetries
     assert json.dumps(identity_element(spec).to_dict())
+
+
+def test_continuous_symmetries_are_typed_records_and_the_group_is_named():
+    """Signed permutations of an identity layer lie inside O(H): the deep linear stack's
+    group is O(3) x O(3), not 2,304 x O(3) x O(3)."""
+    from bayesstack.spec import load_spec
+
+    deep = symmetry_group(load_spec("deep-linear"))
+    post = deep.posterior_continuous
+    assert [(c.layer, c.kind, c.units, c.scope) for c in post] == [
+        (1, "O", 3, "posterior"),
+        (2, "O", 3, "posterior"),
+    ]
+    assert [c.dimension for c in post] == [3, 3] and deep.orbit_dimension == 6
+    assert deep.discrete_order == 1 and deep.posterior_name == "O(3) × O(3)"
+    assert str(post[0]) == "O(3) on hidden1 (posterior)"
+    tanh = symmetry_group(load_spec("stack1-tanh"))
+    assert tanh.posterior_name == "48" and tanh.orbit_dimension == 0
+    assert symmetry_group(load_spec("glm-gaussian")).posterior_name == "trivial"

@@ -4,9 +4,10 @@ import dataclasses
 
 import pandas as pd
 import pytest
+from report_rows import row
 
 from bayesstack.errors import BayesstackError
-from bayesstack.report.compare import Comparison, ModelRow, RunInfo
+from bayesstack.report.compare import Comparison, RunInfo
 from bayesstack.report.plots import Figure
 from bayesstack.report.render import (
     atomic_write,
@@ -27,20 +28,8 @@ PNG = bytes.fromhex(
 
 
 def _row(name, depth, **kw):
-    base = dict(
-        name=name, family="gaussian", link="identity", depth=depth, units=(3,) * depth,
-        activations=("tanh",) * depth, n_params=3 if depth == 0 else 13, n_obs=200, chains=8,
-        draws=500, elpd=-231.43, elpd_se=8.86, elpd_diff=0.0, elpd_dse=0.0, p_loo=4.3,
-        pareto_k_bad=0, pareto_k_threshold=0.7, rank=0, weight=1.0, ess_bulk_min=900.0,
-        ess_bulk_min_canonical=900.0, divergences=0, posterior_group_order=1 if depth == 0 else 48,
-        continuous_symmetries=(), rhat_max_raw=1.0, rhat_max_canonical=1.0, rhat_max_function=1.0,
-        modes_raw=1, modes_canonical=1, map_optima_raw=1, map_optima_canonical=1,
-        hessian_negdef_fraction=1.0, curvature_parameter_effects=0.0 if depth == 0 else 0.3,
-        curvature_intrinsic=0.0, curvature_inputs=0.0 if depth == 0 else 0.8,
-        verdict="unimodal" if depth == 0 else "symmetric multimodality",
-    )  # fmt: skip
-    base.update(kw)
-    return ModelRow(**base)
+    geo = {k: kw.pop(k) for k in ("curvature_inputs",) if k in kw}
+    return row(name, depth, geometry_kw=geo, **kw)
 
 
 def _comparison(rows):
@@ -58,7 +47,7 @@ def _comparison(rows):
         for r in rows
     ]
     cmp = pd.DataFrame({"rank": [r.rank for r in rows]}, index=[r.name for r in rows])
-    geo = {r.name: {"verdict": r.verdict, "link": "http://example.org"} for r in rows}
+    geo = {r.name: {"verdict": str(r.geometry.verdict), "link": "http://example.org"} for r in rows}
     return Comparison(tuple(rows), cmp, {}, geo, tuple(info), {"python": "3.12"}, 3)
 
 
@@ -87,8 +76,16 @@ def test_model_table_formats_numbers():
     assert t.header == ("", "glm", "stack")  # GLMs first
     rows = dict((r[0], r[1:]) for r in t.rows)
     assert rows["ELPD-LOO ± SE"] == ("-231.4 ± 8.9", "-39.7 ± 10.6")
-    assert rows["posterior group order"] == ("1", "48")
+    assert rows["posterior symmetry group"] == ("trivial", "48")
     assert rows["verdict"] == ("unimodal", "symmetric multimodality")
+    assert rows["γ·√F of η at the best optimum: param. effects / intrinsic"] == (
+        "0 / 0 (η affine in θ)",
+        "0.62 / 0.1",
+    )
+    assert rows["cond(J) at the best optimum"] == ("3", "22")
+    assert rows["stacking weight per chain"][1] == " ".join(["0.12"] * 8)
+    assert rows["trapped chains (did not sample the posterior)"] == ("none", "none")
+    assert rows["GLM posterior log-concave by construction"] == ("yes", "not implied (a stack)")
 
 
 def test_linearity_table_places_every_model():
@@ -101,7 +98,7 @@ def test_linearity_table_places_every_model():
     t = linearity_table(rows)
     (lin_lin, lin_non), (non_lin, non_non) = (r[1:] for r in t.rows)
     assert "[glm]" in lin_lin and "[poly]" in lin_non and "κx = 0.4" in lin_non
-    assert "[deep]" in non_lin and "[tanh]" in non_non and "κθ = 0.3" in non_non
+    assert "[deep]" in non_lin and "[tanh]" in non_non and "γ·√F of η in θ = 0.62" in non_non
     t2 = linearity_table(rows[:1])
     assert t2.rows[1][1] == "(no model compared)"
 
