@@ -2,7 +2,6 @@
 weights a saved analysed run carries into ``summary``."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -19,23 +18,14 @@ def _run(tmp_path):
     X = rng.normal(size=(30, 1))
     w = {"W1": np.array([[1.0, -0.8]]), "b1": np.array([0.2, -0.1]), "W2": np.array([1.2, 0.9])}
     w["b2"] = np.array(0.1)
-    y = bs.network.forward(spec, w, X) + 0.3 * rng.normal(size=30)
+    y = bs.model.forward(spec, w, X) + 0.3 * rng.normal(size=30)
     draws = {k: v + 0.05 * rng.normal(size=(2, 60, *np.shape(v))) for k, v in w.items()}
     draws["sigma"] = 0.3 * np.exp(0.05 * rng.normal(size=(2, 60)))
     return bs.save(run_from_draws(spec, X, y, draws, logp="model"), tmp_path / "a.nc")
 
 
 def _cli(args, monkeypatch, capsys, code=0):
-    monkeypatch.setattr(sys, "argv", ["bayesstack", *map(str, args)])
-    if code:
-        with pytest.raises(SystemExit) as e:
-            main()
-        assert e.value.code == code
-    else:
-        try:
-            main()
-        except SystemExit as e:
-            assert e.code in (0, None)
+    assert main([str(a) for a in args]) == code
     return capsys.readouterr()
 
 
