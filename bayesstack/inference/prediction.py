@@ -136,8 +136,8 @@ def predict(
         raise BayesstackError(f"seed: must be a non-negative integer, got {seed!r}")
     from bayesstack.data.dataset import validate_trials
 
-    spec = spec_of(run)
     prep = preprocessing_of(run)
+    spec = spec_of(run)
     X = prep.design(X_new)
     family = FAMILIES[spec.family]
     tr = None
@@ -178,14 +178,22 @@ def predict(
 
 
 def _weighted_quantiles(v: np.ndarray, w: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
-    """Quantiles of each column of ``v`` ``(S, M)`` under draw weights ``w`` ``(S,)``."""
-    if np.allclose(w, w[0]):
+    """Quantiles of each column of ``v`` ``(S, M)`` under draw weights ``w`` ``(S,)``.
+
+    NumPy's default (linear) definition, generalised to weights: the ``i``-th smallest draw
+    sits at probability ``(weight below it) / (total weight below the largest)``, so equal
+    weights give exactly ``np.quantile``, and draws of weight 0 are left out.
+    """
+    keep = w > 0
+    v, w = v[keep], w[keep] / w[keep].sum()
+    if np.allclose(w, w[0], rtol=1e-12, atol=0):
         return np.quantile(v, qs, axis=0)
     order = np.argsort(v, axis=0)
     vs = np.take_along_axis(v, order, axis=0)
     ws = w[order]
-    cum = np.cumsum(ws, axis=0) - ws / 2  # midpoints of each draw's probability mass
-    return np.array([[np.interp(q, cum[:, j], vs[:, j]) for j in range(v.shape[1])] for q in qs])
+    below = np.cumsum(ws, axis=0) - ws
+    pos = below / below[-1]
+    return np.array([[np.interp(q, pos[:, j], vs[:, j]) for j in range(v.shape[1])] for q in qs])
 
 
 def predict_summary(pred: xr.DataTree, interval: float | None = None) -> pd.DataFrame:

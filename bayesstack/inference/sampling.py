@@ -282,7 +282,10 @@ def add_posterior_predictive(idata: xr.DataTree, spec: Spec, data, seed: int) ->
 
 def add_prior_predictive(idata: xr.DataTree, model, draws: int, seed: int) -> xr.DataTree:
     """Add ``prior`` and ``prior_predictive`` groups (``draws`` draws, PyMC's forward sampler)."""
-    prior = pm.sample_prior_predictive(draws, model=model, random_seed=[seed, PRIOR_STREAM])
+    import numpy as np
+
+    rng = np.random.default_rng([seed, PRIOR_STREAM])
+    prior = pm.sample_prior_predictive(draws, model=model, random_seed=rng)
     for group in ("prior", "prior_predictive"):
         idata[group] = xr.DataTree(prior[group].to_dataset())
     return idata
