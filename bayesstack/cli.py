@@ -175,7 +175,10 @@ def fit(
     bs.save(run, out_path)
     div = int(run["sample_stats"]["diverging"].sum())
     dropped = f", {ds.n_dropped} rows with missing values dropped" if ds.n_dropped else ""
-    err.print(f"wrote {out_path} ({chains} chains x {draws} draws, {div} divergences{dropped})")
+    err.print(
+        f"wrote {out_path} ({chains} chains x {draws} draws, {div} divergences{dropped})",
+        highlight=False,
+    )
 
 
 def _read_csv(path: Path, field: str):
