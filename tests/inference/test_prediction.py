@@ -328,3 +328,22 @@ def test_attach_spec_to_a_plain_pm_sample_run():
     assert s.shape == (3, 4)
     with pytest.raises(bs.BayesstackError, match="does not hold the weights"):
         bs.attach_spec(idata.copy(), bs.load_spec("stack1-tanh"), ds.X, ds.y)
+
+
+def test_weighted_summary_equals_the_summary_of_replicated_draws():
+    """Chain weights 3/4 and 1/4 weigh like three copies of chain 0 beside one of chain 1."""
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(2, 4000, 3)) + np.array([0.0, 2.0])[:, None, None]
+    tree = xr.DataTree.from_dict(
+        {
+            "predictions": xr.Dataset({"mu": (("chain", "draw", "obs"), v)}),
+            "chain_weights": xr.Dataset({"weight": ("chain", [0.75, 0.25])}),
+        }
+    )
+    tree.attrs["interval"] = 0.9
+    s = bs.predict_summary(tree)
+    rep = np.concatenate([v[0], v[0], v[0], v[1]])
+    np.testing.assert_allclose(s["mean"], rep.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(s["sd"], rep.std(0), rtol=1e-12)
+    q = np.quantile(rep, [0.05, 0.95], axis=0)
+    np.testing.assert_allclose(s[["lower", "upper"]].to_numpy().T, q, atol=0.01)
