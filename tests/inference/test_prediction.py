@@ -326,6 +326,9 @@ def test_attach_spec_to_a_plain_pm_sample_run():
     assert bs.spec_of(idata) == spec
     s = bs.predict_summary(bs.predict(idata, ds.X[:3]))
     assert s.shape == (3, 4)
+    from bayesstack.geometry import analyze
+
+    assert analyze(idata).to_dict()  # the geometry analysis reads the attached spec too
     with pytest.raises(bs.BayesstackError, match="does not hold the weights"):
         bs.attach_spec(idata.copy(), bs.load_spec("stack1-tanh"), ds.X, ds.y)
 
