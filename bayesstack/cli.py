@@ -36,6 +36,10 @@ def _load_data(
     dataset: str | None,
     standardize: bool,
     trials: str | None,
+    *,
+    formula: str | None = None,
+    dropna: bool = False,
+    spec=None,
 ):
     from bayesstack.data import from_csv
     from bayesstack.data.builtin import load_dataset
@@ -45,15 +49,50 @@ def _load_data(
             "data: give either --data FILE.csv with --target COL, or --dataset NAME"
         )
     if dataset is not None:
-        if trials is not None:
+        extra = [o for o, v in (("--trials", trials), ("--formula", formula)) if v is not None]
+        if extra or dropna:
             raise BayesstackError(
-                "--trials: only with --data; a built-in dataset carries its own trials"
+                f"{(extra or ['--dropna'])[0]}: only with --data; a built-in dataset carries its "
+                "own features and trials"
             )
         return load_dataset(dataset, standardize=standardize)
-    if not target:
-        raise BayesstackError("--target: name the response column of --data")
+    if not target and not formula:
+        raise BayesstackError("--target: name the response column of --data (or give --formula)")
+    if trials is None and spec is not None and isinstance(spec.trials, str):
+        trials = spec.trials  # the spec's trials column
     tr = int(trials) if trials is not None and trials.isdigit() else trials
-    return from_csv(data, target, trials=tr, standardize=standardize)
+    family = spec.family if spec is not None else None
+    if tr is not None and family is not None and family != "binomial":
+        raise BayesstackError(
+            f"--trials: only binomial specs take trials; this spec's family is {family!r}"
+        )
+    return from_csv(
+        data,
+        target,
+        trials=tr,
+        standardize=standardize,
+        formula=formula,
+        dropna=dropna,
+        family=family,
+    )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from bayesstack._version import __version__
+
+        out.print(f"bayesstack {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version"),
+    ] = False,
+) -> None:
+    """Stacked GLMs as PyMC models: fit them, examine their posterior geometry, report."""
 
 
 @app.command()
@@ -69,7 +108,22 @@ def fit(
     trials: Annotated[
         str | None, typer.Option(help="Binomial trials: a column or an integer")
     ] = None,
-    standardize: Annotated[bool, typer.Option(help="Z-score the features")] = True,
+    standardize: Annotated[
+        bool, typer.Option(help="Z-score the features (recorded in the run for predict)")
+    ] = True,
+    formula: Annotated[
+        str | None,
+        typer.Option(help="Formula for --data, e.g. 'y ~ x1 + C(region)' (formulaic)"),
+    ] = None,
+    dropna: Annotated[
+        bool, typer.Option("--dropna", help="Drop rows of --data with missing values")
+    ] = False,
+    posterior_predictive: Annotated[
+        bool, typer.Option(help="Store posterior predictive draws of y")
+    ] = True,
+    prior_predictive: Annotated[
+        bool, typer.Option("--prior-predictive", help="Also store prior and prior predictive")
+    ] = False,
     chains: Annotated[int, typer.Option(help="Chains, each from its own dispersed start")] = 4,
     draws: Annotated[int, typer.Option(help="Kept draws per chain")] = 1000,
     tune: Annotated[int, typer.Option(help="Tuning steps per chain")] = 1000,
@@ -95,7 +149,16 @@ def fit(
 
     check_run_path(out_path, "--out")
     model_spec = bs.load_spec(spec)
-    ds = _load_data(data, target, dataset, standardize, trials)
+    ds = _load_data(
+        data,
+        target,
+        dataset,
+        standardize,
+        trials,
+        formula=formula,
+        dropna=dropna,
+        spec=model_spec,
+    )
     kw = {} if sampler is None else {"sampler": sampler}
     run = bs.fit(
         model_spec,
@@ -108,13 +171,70 @@ def fit(
         target_accept=target_accept,
         cores=cores,
         dask_scheduler=dask_scheduler,
+        posterior_predictive=posterior_predictive,
+        prior_predictive=prior_predictive,
         progressbar=sys.stderr.isatty(),
         allow_large=allow_large,
         **kw,
     )
     bs.save(run, out_path)
     div = int(run["sample_stats"]["diverging"].sum())
-    err.print(f"wrote {out_path} ({chains} chains x {draws} draws, {div} divergences)")
+    dropped = f", {ds.n_dropped} rows with missing values dropped" if ds.n_dropped else ""
+    err.print(
+        f"wrote {out_path} ({chains} chains x {draws} draws, {div} divergences{dropped})",
+        highlight=False,
+    )
+
+
+def _read_csv(path: Path, field: str):
+    import pandas as pd
+
+    if not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "not found"
+        raise BayesstackError(f"{field}: '{path}' {what}; check the path")
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise BayesstackError(f"{field}: '{path}' is empty; it needs a header row") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        msg = " ".join(str(exc).split())
+        raise BayesstackError(f"{field}: '{path}' is not valid CSV ({msg})") from None
+    if df.shape[0] == 0:
+        raise BayesstackError(f"{field}: '{path}' has a header but no rows")
+    return df
+
+
+@app.command()
+def predict(
+    run_path: Annotated[Path, typer.Argument(help="A run file written by `fit`")],
+    data: Annotated[
+        Path, typer.Option(help="CSV of new rows, with the raw columns the run was fitted on")
+    ],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Summary CSV to write")],
+    kind: Annotated[
+        str, typer.Option(help="mean (E[y | x]) | response (posterior predictive y)")
+    ] = "mean",
+    interval: Annotated[float, typer.Option(help="Equal-tailed interval probability")] = 0.9,
+    weights: Annotated[
+        str, typer.Option(help="stacking (the run's chain weights, when it has them) | equal")
+    ] = "stacking",
+    seed: Annotated[int | None, typer.Option(help="Seed of the response draws")] = None,
+) -> None:
+    """Predict at new data: one row per new row (obs, mean, sd, lower, upper)."""
+    import bayesstack as bs
+    from bayesstack.inference.prediction import check_summary_path, predict_summary, write_summary
+
+    check_summary_path(out_path, "--out")
+    run = bs.load(run_path)
+    df = _read_csv(data, "--data")
+    pred = bs.predict(run, df, kind=kind, interval=interval, weights=weights, seed=seed)
+    write_summary(predict_summary(pred), out_path)
+    err.print(
+        f"wrote {out_path} ({len(df)} rows; {kind}; {interval:g} equal-tailed intervals; "
+        f"{pred.attrs['weights_note']})",
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command()

@@ -46,7 +46,7 @@ def run_from_draws(
     log_likelihood : bool
         Compute the ``log_likelihood`` group with PyMC (as ``fit`` does).
     feature_names : sequence of str, optional
-        Names of the columns of ``X`` (default ``x0, x1, ...``).
+        Names of the columns of ``X`` (default ``x1, x2, ...``).
 
     Returns
     -------
@@ -58,7 +58,7 @@ def run_from_draws(
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     n, d = X.shape
-    names = list(feature_names or [f"x{i}" for i in range(d)])
+    names = list(feature_names or [f"x{i + 1}" for i in range(d)])
     coords = {"feature": names}
     coords.update({hidden_dim(i): np.arange(h.units) for i, h in enumerate(spec.layers, 1)})
     dims = param_dims(spec)

@@ -42,6 +42,7 @@ def test_notebooks_exist():
         "01_are_neural_networks_linear_models.ipynb",
         "02_posterior_diagnostics.ipynb",
         "03_symmetry_and_modes.ipynb",
+        "04_predictions.ipynb",
     ]
 
 

@@ -8,6 +8,8 @@ _EXPORTS = {
     "from_frame": ".dataset",
     "validate": ".dataset",
     "validate_trials": ".dataset",
+    "Preprocessing": ".preprocessing",
+    "STANDARDIZE": ".preprocessing",
     "DEFAULT_DATASET": ".builtin",
     "DatasetInfo": ".builtin",
     "dataset_info": ".builtin",

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bayesstack.data import frames
+from bayesstack.data.preprocessing import STANDARDIZE, Preprocessing, data_hash, scales
 from bayesstack.errors import DataError
 from bayesstack.registry import FAMILIES
 
@@ -27,9 +29,6 @@ __all__ = [
     "validate",
     "validate_trials",
 ]
-
-# Relative tolerance below which a column's standard deviation counts as zero.
-_CONST_RTOL = 1e-12
 
 
 def _one_line(text: object) -> str:
@@ -67,6 +66,14 @@ class Dataset:
         raw features to ``X``: ``X = (X_raw - mean) / sd``. ``None`` when ``X`` is raw.
     description : str
         Free text: provenance, coding of ``y``, preprocessing.
+    formula : dict or None
+        The formula's coding when ``X`` came from a formula (:func:`bayesstack.data.frames.design`).
+    trials_column : str or None
+        The column the trials came from.
+    source : str
+        Where the data came from (a file path, a built-in dataset); default ``name``.
+    n_dropped : int
+        Rows dropped for missing values (``dropna=True``).
 
     Notes
     -----
@@ -81,6 +88,10 @@ class Dataset:
     trials: np.ndarray | None = None
     standardization: dict | None = None
     description: str = ""
+    formula: dict | None = None
+    trials_column: str | None = None
+    source: str = ""
+    n_dropped: int = 0
 
     def __post_init__(self) -> None:
         n, d = self.X.shape if self.X.ndim == 2 else (-1, -1)
@@ -125,16 +136,10 @@ class Dataset:
         Raises
         ------
         DataError
-            If a feature is constant (its sd is zero), which z-scoring cannot handle.
+            If a feature is constant relative to its size, or its scale is subnormal
+            (:func:`bayesstack.data.preprocessing.scales`).
         """
-        mean = self.X.mean(axis=0)
-        sd = self.X.std(axis=0)
-        for j in range(self.d):
-            if not sd[j] > _CONST_RTOL * max(1.0, abs(mean[j])):
-                raise DataError(
-                    f"feature {self.feature_names[j]!r} (column {j}) is constant "
-                    f"(value {_fmt(float(mean[j]))}); drop it before standardising"
-                )
+        mean, sd = scales(self.X, self.feature_names)
         X = (self.X - mean) / sd
         if self.standardization is not None:
             # x_raw -> (x_raw - m1) / s1 -> ((x_raw - m1) / s1 - m2) / s2
@@ -144,41 +149,43 @@ class Dataset:
         std = {"mean": [float(v) for v in mean], "sd": [float(v) for v in sd]}
         return dataclasses.replace(self, X=X, standardization=std)
 
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """The map from raw data to ``X``, as a run records it (JSON-ready)."""
+        std = self.standardization
+        trials_value = None
+        if self.trials is not None and self.trials_column is None:
+            t = np.unique(self.trials)
+            trials_value = int(t[0]) if t.size == 1 else None
+        return Preprocessing(
+            features=self.feature_names,
+            inputs=tuple(self.formula["inputs"]) if self.formula else self.feature_names,
+            mean=None if std is None else std["mean"],
+            sd=None if std is None else std["sd"],
+            formula=self.formula,
+            target=self.target,
+            trials_column=self.trials_column,
+            trials_value=trials_value,
+            source=self.source or self.name,
+            sha256=data_hash(self.X, self.y, self.trials),
+            n_dropped=self.n_dropped,
+        )
+
     def transform(self, Xnew: Any) -> np.ndarray:
-        """Apply this dataset's standardisation to new raw features.
+        """Apply this dataset's preprocessing (formula, standardisation) to new raw data.
 
         Parameters
         ----------
         Xnew : array-like or pandas.DataFrame
-            Raw features, shape ``(M, D)``. A DataFrame is matched by column name; a 1-D array is
-            accepted only when ``D == 1``.
+            Raw data, ``(M, D)``. A DataFrame is matched by column name (any order); a 1-D
+            array is accepted only when ``D == 1``.
 
         Returns
         -------
         np.ndarray
-            ``(M, D)`` float64 array on the scale of ``self.X`` (a copy of ``Xnew`` when the
-            dataset is not standardised).
+            ``(M, D)`` float64 array on the scale of ``self.X``.
         """
-        if isinstance(Xnew, pd.DataFrame):
-            missing = [c for c in self.feature_names if c not in Xnew.columns]
-            if missing:
-                raise DataError(
-                    f"Xnew lacks feature column(s) {missing}; it must have columns "
-                    f"{list(self.feature_names)}"
-                )
-            Xnew = Xnew.loc[:, list(self.feature_names)]
-        X = _as_float_matrix(Xnew, "Xnew", list(self.feature_names), one_d="column")
-        if X.shape[1] != self.d:
-            raise DataError(
-                f"Xnew has {X.shape[1]} columns but the dataset has {self.d} features "
-                f"{list(self.feature_names)}; pass the same columns"
-            )
-        _check_finite_matrix(X, "Xnew", list(self.feature_names))
-        if self.standardization is None:
-            return X
-        mean = np.asarray(self.standardization["mean"], dtype=np.float64)
-        sd = np.asarray(self.standardization["sd"], dtype=np.float64)
-        return (X - mean) / sd
+        return self.preprocessing.design(Xnew)
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -393,14 +400,17 @@ def _trials_arg(trials: Any, columns: list[str]) -> Any:
 
 def from_frame(
     df: pd.DataFrame,
-    target: str,
+    target: str | None = None,
     *,
+    formula: str | None = None,
     features: Sequence[str] | None = None,
     trials: str | int | None = None,
-    standardize: bool = False,
+    standardize: bool = STANDARDIZE,
+    dropna: bool = False,
     name: str = "data",
     family: str | None = None,
     description: str = "",
+    source: str = "",
 ) -> Dataset:
     """Build a :class:`Dataset` from a DataFrame.
 
@@ -408,14 +418,23 @@ def from_frame(
     ----------
     df : pandas.DataFrame
         One row per observation.
-    target : str
-        Name of the response column.
+    target : str, optional
+        Name of the response column (or give it as the formula's left-hand side).
+    formula : str, optional
+        A formula such as ``"y ~ x1 + C(region)"``, turned into the design matrix by formulaic
+        (:mod:`bayesstack.data.frames`); its intercept column is dropped (the network has its
+        own bias) and its coding is stored for prediction.
     features : sequence of str, optional
-        Feature columns; default: every column except ``target`` and a ``trials`` column.
+        Feature columns (without a formula); default: every column except ``target`` and a
+        ``trials`` column.
     trials : str or int, optional
         Binomial trials: a column name or one positive integer for every row.
     standardize : bool
-        Z-score the features (see :meth:`Dataset.standardize`).
+        Z-score the features (default :data:`~bayesstack.data.preprocessing.STANDARDIZE`,
+        ``True``; see :meth:`Dataset.standardize`).
+    dropna : bool
+        Drop rows with a missing value in a column the model reads. Without it (the default)
+        such rows are a one-line error that counts them and names the first rows and columns.
     name : str
         Name of the dataset.
     family : str, optional
@@ -423,6 +442,8 @@ def from_frame(
         given, otherwise only finiteness is checked.
     description : str
         Free text stored on the dataset.
+    source : str
+        Where the data came from (stored in a run's preprocessing); default ``name``.
 
     Returns
     -------
@@ -435,35 +456,73 @@ def from_frame(
     if dupes:
         raise DataError(f"column name(s) {dupes} appear more than once; rename them")
     df = df.set_axis(columns, axis=1)
+    rhs = None
+    if formula is not None:
+        lhs, rhs = frames.split_formula(formula)
+        if features is not None:
+            raise DataError("features: give either a formula or features, not both")
+        if lhs is not None and target is not None and lhs != target:
+            raise DataError(f"target {target!r} differs from the formula's response {lhs!r}")
+        target = lhs or target
+    if target is None:
+        raise DataError("target: name the response column (or write the formula as 'y ~ ...')")
     if target not in columns:
         raise DataError(
             f"target column {target!r} not found; available columns: {', '.join(columns)}"
         )
     trials = _trials_arg(trials, columns)
     trials_col = trials if isinstance(trials, str) else None
-    if features is None:
-        features = [c for c in columns if c not in (target, trials_col)]
+    if rhs is not None:
+        inputs = frames.required_columns(rhs)
+        missing = [f for f in inputs if f not in columns]
+        if missing:
+            raise DataError(
+                f"formula: column(s) {missing} not found; available columns: {', '.join(columns)}"
+            )
+        if target in inputs:
+            raise DataError(f"formula: the response {target!r} is also on the right-hand side")
+    elif features is None:
+        inputs = [c for c in columns if c not in (target, trials_col)]
     else:
-        features = [str(f) for f in features]
-        missing = [f for f in features if f not in columns]
+        inputs = [str(f) for f in features]
+        missing = [f for f in inputs if f not in columns]
         if missing:
             raise DataError(
                 f"feature column(s) {missing} not found; available columns: {', '.join(columns)}"
             )
-        if target in features:
+        if target in inputs:
             raise DataError(f"target {target!r} is also listed in features; remove it there")
-        if len(set(features)) != len(features):
-            raise DataError(f"features {features} contain duplicates; list each column once")
-    if not features:
+        if len(set(inputs)) != len(inputs):
+            raise DataError(f"features {inputs} contain duplicates; list each column once")
+    if not inputs and rhs is None:
         raise DataError(
             f"no feature columns besides target {target!r}; add feature columns to the data"
         )
-    non_numeric = [f for f in features if not pd.api.types.is_numeric_dtype(df[f])]
-    if non_numeric:
-        raise DataError(
-            f"feature column(s) {non_numeric} are not numeric; encode them as numbers first "
-            "(e.g. one 0/1 column per category) or remove them from the data"
-        )
+    used = [*inputs, target, *([trials_col] if trials_col else [])]
+    line = frames.na_report(df, used)
+    n_dropped = 0
+    if line and dropna:
+        keep = ~df.loc[:, used].isna().to_numpy().any(axis=1)
+        n_dropped = int((~keep).sum())
+        df = df.loc[keep].reset_index(drop=True)
+        if df.shape[0] == 0:
+            raise DataError(f"{line}; every row has one, so nothing is left after dropna")
+    elif line:
+        raise DataError(f"{line}; drop them first, or pass dropna=True (--dropna)")
+    if rhs is not None:
+        Xdf, encoding = frames.design(df, rhs)
+        features = list(Xdf.columns)
+    else:
+        encoding = None
+        features = inputs
+        non_numeric = [f for f in features if not pd.api.types.is_numeric_dtype(df[f])]
+        if non_numeric:
+            raise DataError(
+                f"feature column(s) {non_numeric} are not numeric; encode them with a formula "
+                f"(formula='{target} ~ ... + C({non_numeric[0]})', --formula) or remove them "
+                "from the data"
+            )
+        Xdf = df[features]
     if not pd.api.types.is_numeric_dtype(df[target]):
         raise DataError(
             f"target column {target!r} is not numeric (dtype {df[target].dtype}); encode it as "
@@ -471,7 +530,7 @@ def from_frame(
         )
     tr_values: Any = df[trials_col] if trials_col is not None else trials
     fam = family if family is not None else ("binomial" if trials is not None else "gaussian")
-    X, y = validate(df[features], df[target], fam, trials=tr_values)
+    X, y = validate(Xdf, df[target], fam, trials=tr_values)
     tr = validate_trials(tr_values, len(y)) if tr_values is not None else None
     ds = Dataset(
         X=X,
@@ -481,21 +540,26 @@ def from_frame(
         name=name,
         trials=tr,
         description=description,
+        formula=encoding,
+        trials_column=trials_col,
+        source=source or name,
+        n_dropped=n_dropped,
     )
     return ds.standardize() if standardize else ds
 
 
-def from_csv(path: str | Path, target: str, **kw: Any) -> Dataset:
+def from_csv(path: str | Path, target: str | None = None, **kw: Any) -> Dataset:
     """Read a CSV file (with a header row) into a :class:`Dataset`.
 
     Parameters
     ----------
     path : str or Path
         The CSV file.
-    target : str
-        Name of the response column.
+    target : str, optional
+        Name of the response column (or the left-hand side of ``formula=``).
     **kw
-        Passed to :func:`from_frame`; ``name`` defaults to the file's stem.
+        Passed to :func:`from_frame` (``formula``, ``standardize`` (default ``True``),
+        ``dropna``, ``trials``, ...); ``name`` defaults to the file's stem.
 
     Returns
     -------
@@ -524,4 +588,5 @@ def from_csv(path: str | Path, target: str, **kw: Any) -> Dataset:
     if df.shape[0] == 0:
         raise DataError(f"data file '{p}' has a header but no rows; add data rows")
     kw.setdefault("name", p.stem)
+    kw.setdefault("source", str(p))
     return from_frame(df, target, **kw)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bayesstack.inference.progress import QUIET
 from bayesstack.inference.settings import require
 from bayesstack.spec import Spec
 
@@ -171,7 +172,14 @@ def nutpie_compiled(model: pm.Model, spec: Spec) -> tuple[object, float]:
     """The compiled numba model for ``spec`` with ``model``'s data, and the compile time."""
     import nutpie
 
-    key = (spec.hash, tuple((v.name, v.get_value().ndim, str(v.dtype)) for v in model.data_vars))
+    # the parameters' shapes follow the number of features: a compiled model is reused only
+    # for data of another length, never of another width
+    width = int(model["X"].get_value().shape[1])
+    key = (
+        spec.hash,
+        width,
+        tuple((v.name, v.get_value().ndim, str(v.dtype)) for v in model.data_vars),
+    )
     cm = _NUTPIE_CACHE.get(key)
     if cm is None:
         t0 = time.perf_counter()
@@ -186,17 +194,20 @@ def nutpie_compiled(model: pm.Model, spec: Spec) -> tuple[object, float]:
     return cm.with_data(**{v.name: v.get_value() for v in model.data_vars}), 0.0
 
 
-def _nutpie_chains(model, spec, s, chain_ids, starts, seeds, cores) -> ChainRun:
+def _nutpie_chains(model, spec, s, chain_ids, starts, seeds, cores, progress) -> ChainRun:
     """Every chain as its own nutpie sampler, ``cores`` at a time (nutpie releases the GIL)."""
     import nutpie
 
+    progress.status("compiling the model (numba)")
     cm, compile_time = nutpie_compiled(model, spec)
+    progress.status("sampling")
     names = [v.name for v in model.value_vars]
     out_names = [v.name for v in (*model.free_RVs, *model.deterministics)]
 
     def one(args) -> ChainDraws:
         c, z, seed = args
         t0 = time.perf_counter()
+        progress.start(c)
         flat = np.concatenate([np.ravel(z[n]) for n in names])
         tr = nutpie.sample(
             dataclasses.replace(cm, initial_point_func=lambda _seed: flat.copy()),
@@ -213,6 +224,7 @@ def _nutpie_chains(model, spec, s, chain_ids, starts, seeds, cores) -> ChainRun:
         stats = {k: v.values[0] for k, v in tr.sample_stats.data_vars.items()}
         n_warm = int(tr.warmup_sample_stats["n_steps"].sum())
         log.info("chain %d done in %.1f s", c, time.perf_counter() - t0)
+        progress.done(c)
         return ChainDraws(c, post, stats, n_warm, time.perf_counter() - t0)
 
     return _in_threads(one, zip(chain_ids, starts, seeds, strict=True), cores, compile_time)
@@ -227,30 +239,34 @@ def _in_threads(one, jobs, cores: int, compile_time: float) -> ChainRun:
 
 
 # --- numpyro (the JAX route) ------------------------------------------------------------------
-def _numpyro_chains(model, spec, s, chain_ids, starts, seeds, cores) -> ChainRun:
+def _numpyro_chains(model, spec, s, chain_ids, starts, seeds, cores, progress) -> ChainRun:
     """Every chain as one call of the compiled JAX program, in ``cores`` threads."""
     from bayesstack.inference import jaxnuts
 
+    progress.status("compiling the model's JAX graph")
     prog, fresh = jaxnuts.chain_program(
         model, data_key(model, spec), tune=s.tune, draws=s.draws, target_accept=s.target_accept
     )
+    progress.status("sampling (a chain is one XLA call: progress per chain)")
     compile_time = prog.compile_time if fresh else 0.0
     data = jaxnuts.data_arrays(model, prog.data_names)
 
     def one(args) -> ChainDraws:
         c, z, seed = args
         t0 = time.perf_counter()
+        progress.start(c)
         out, stats, n_warm = jaxnuts.run_chain(prog, seed, z, data)
         post = {k: v for k, v in out.items() if not k.startswith("log_likelihood.")}
         ll = {k.split(".", 1)[1]: v for k, v in out.items() if k.startswith("log_likelihood.")}
         log.info("chain %d done in %.1f s", c, time.perf_counter() - t0)
+        progress.done(c)
         return ChainDraws(c, post, stats, n_warm, time.perf_counter() - t0, ll)
 
     return _in_threads(one, zip(chain_ids, starts, seeds, strict=True), cores, compile_time)
 
 
 def run_chains(
-    model: pm.Model, spec: Spec, settings, chain_ids: Sequence[int], cores: int
+    model: pm.Model, spec: Spec, settings, chain_ids: Sequence[int], cores: int, progress=None
 ) -> ChainRun:
     """Run the chains ``chain_ids`` of a run here, in parallel over ``cores``.
 
@@ -267,6 +283,8 @@ def run_chains(
         Which chains of the run (their seeds derive from ``settings.seed`` and the index).
     cores : int
         Chains running at once.
+    progress : FitProgress, optional
+        Told of compilation and of every chain's start and end (:mod:`.progress`).
 
     Returns
     -------
@@ -278,7 +296,9 @@ def run_chains(
     sampler_seeds = [seeds[c][1] for c in chain_ids]
     runner = {"numpyro": _numpyro_chains, "nutpie": _nutpie_chains}[settings.sampler]
     ids = list(chain_ids)
-    run = runner(model, spec, settings, ids, starts, sampler_seeds, max(1, cores))
+    run = runner(
+        model, spec, settings, ids, starts, sampler_seeds, max(1, cores), progress or QUIET
+    )
     return dataclasses.replace(run, chains=sorted(run.chains, key=lambda d: ids.index(d.chain)))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 
+from bayesstack.errors import BayesstackError
 from bayesstack.model.network import forward, hidden_dim, layer_sizes, param_dims
 from bayesstack.registry import FAMILIES, LINKS, PRIORS
 from bayesstack.spec import Spec
@@ -13,7 +14,7 @@ from bayesstack.spec import Spec
 def build_model(
     spec: Spec,
     X,
-    y,
+    y=None,
     *,
     trials=None,
     feature_names=None,
@@ -25,14 +26,17 @@ def build_model(
     ----------
     spec : Spec
         The architecture, family, link and priors.
-    X : array-like (N, D) or DataFrame
-        Features; held in ``pm.Data("X")`` so that predictions on new X work.
+    X : array-like (N, D), DataFrame or :class:`bayesstack.data.Dataset`
+        Features, used as they are; held in ``pm.Data("X")``. A ``Dataset`` brings its
+        ``y``, trials and feature names (then ``y`` is omitted).
     y : array-like (N,)
         Response, checked against the family's support.
     trials : int or array-like, optional
-        Binomial trials (default: ``spec.trials`` when it is an integer).
+        Binomial trials (default: ``spec.trials``: a count, or the name of a column of a
+        DataFrame ``X``, which is then not a feature).
     feature_names : sequence of str, optional
-        Coords of the ``feature`` dim (default: DataFrame columns or ``x0, x1, ...``).
+        Coords of the ``feature`` dim (default: the dataset's or DataFrame's column names, or
+        ``x1, x2, ...`` as in the built-in datasets).
     store_eta : bool
         Add the output layer's linear predictor as ``pm.Deterministic("eta")``.
 
@@ -41,16 +45,27 @@ def build_model(
     pm.Model
         Named dims ``obs``, ``feature``, ``hidden1``..; weights ``W{l}``, ``b{l}``.
     """
-    from bayesstack.data.dataset import validate
+    from bayesstack.data.dataset import Dataset, validate
 
+    if isinstance(X, Dataset):
+        if y is not None:
+            raise BayesstackError("build_model: y comes with the Dataset; omit it")
+        trials = X.trials if trials is None else trials
+        feature_names = feature_names or list(X.feature_names)
+        X, y = X.X, X.y
     if feature_names is None:
         feature_names = [str(c) for c in getattr(X, "columns", [])] or None
-    if trials is None and isinstance(spec.trials, int):
+    needs = FAMILIES[spec.family].support.needs_trials if spec.family in FAMILIES else False
+    if needs and trials is None and isinstance(spec.trials, int):
         trials = spec.trials
+    if needs and trials is None and isinstance(spec.trials, str) and hasattr(X, "columns"):
+        if spec.trials in X.columns:  # the spec's trials column is not a feature
+            trials, X = X[spec.trials], X.drop(columns=[spec.trials])
+            feature_names = [c for c in feature_names or [] if c != spec.trials] or None
     X, y = validate(X, y, spec.family, trials=trials)
     n, d = X.shape
     if feature_names is None:
-        feature_names = [f"x{i}" for i in range(d)]
+        feature_names = [f"x{i + 1}" for i in range(d)]
     coords = {"obs": np.arange(n), "feature": list(feature_names)}
     coords.update({hidden_dim(i): np.arange(lay.units) for i, lay in enumerate(spec.layers, 1)})
     sizes = layer_sizes(spec, d)

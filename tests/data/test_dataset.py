@@ -255,11 +255,11 @@ def test_transform_new_data_and_dataframe(rng):
 
 def test_transform_errors(rng):
     st = _dataset(rng).standardize()
-    with pytest.raises(DataError, match="2 columns"):
+    with pytest.raises(DataError, match=r"shape \(2, 2\); the run needs \(rows, 3\)"):
         st.transform(np.zeros((2, 2)))
-    with pytest.raises(DataError, match="lacks feature column"):
+    with pytest.raises(DataError, match=r"lacks column\(s\) \['c'\]"):
         st.transform(pd.DataFrame({"a": [1.0], "b": [2.0]}))
-    with pytest.raises(DataError, match="row 1"):
+    with pytest.raises(DataError, match="rows 1, 0-based"):
         st.transform(np.array([[0.0, 0.0, 0.0], [np.nan, 0.0, 0.0]]))
 
 
@@ -294,10 +294,19 @@ def frame(rng):
 
 
 def test_from_frame_defaults(frame):
-    ds = from_frame(frame, "k", name="f")
+    ds = from_frame(frame, "k", name="f", standardize=False)
     assert ds.feature_names == ("x1", "x2", "n") and ds.target == "k" and ds.name == "f"
     np.testing.assert_array_equal(ds.y, frame["k"].to_numpy(dtype=float))
-    assert ds.X.dtype == np.float64
+    assert ds.X.dtype == np.float64 and ds.standardization is None
+
+
+def test_from_frame_standardizes_by_default_like_the_cli(frame):
+    ds = from_frame(frame, "k", trials="n")
+    assert ds.standardization is not None
+    np.testing.assert_allclose(ds.X.std(axis=0), 1.0)
+    # the constant column n is a feature when it is not the trials: refused by name
+    with pytest.raises(DataError, match="feature 'n' is constant"):
+        from_frame(frame, "k")
 
 
 def test_from_frame_trials_column_excluded_from_features(frame):
@@ -359,20 +368,24 @@ def test_from_frame_nan_in_feature_column(frame):
     frame.loc[6, "x1"] = np.nan
     with pytest.raises(DataError) as exc:
         from_frame(frame, "k")
-    assert "'x1'" in _one_line(exc) and "row 6" in str(exc.value)
+    msg = _one_line(exc)
+    assert "'x1'" in msg and "1 row(s)" in msg and "row 6," in msg and "dropna" in msg
+    ds = from_frame(frame, "k", dropna=True, standardize=False)
+    assert ds.n == 11 and ds.preprocessing.n_dropped == 1
 
 
 def test_from_frame_nullable_na_in_target(frame):
     frame["k"] = pd.array([1] * 11 + [None], dtype="Int64")
-    with pytest.raises(DataError, match=r"y \('k'\) has nan at row 11"):
+    with pytest.raises(DataError, match=r"row 11, 0-based; in column\(s\) 'k'"):
         from_frame(frame, "k")
 
 
 def test_from_csv_roundtrip(tmp_path, frame):
     path = tmp_path / "counts.csv"
     frame.to_csv(path, index=False)
-    ds = from_csv(path, "k", trials="n")
+    ds = from_csv(path, "k", trials="n", standardize=False)
     assert ds.name == "counts" and ds.n == 12 and ds.feature_names == ("x1", "x2")
+    assert ds.preprocessing.source == str(path) and ds.preprocessing.trials_column == "n"
     np.testing.assert_allclose(ds.X[:, 0], frame["x1"])
 
 
