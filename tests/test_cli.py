@@ -7,17 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from bayesstack.cli import main
+from cli_runner import run_cli
 
 ROOT = Path(__file__).parents[1]
 TANH = str(ROOT / "models" / "stack1-tanh.toml")
-
-
-def run_cli(args, monkeypatch, capsys):
-    code = main([str(a) for a in args])
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 def write_csv(tmp_path, y, X=None, **cols):

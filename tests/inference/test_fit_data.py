@@ -8,20 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from cli_runner import run_cli
 
 import bayesstack as bs
-from bayesstack.cli import main
 from bayesstack.spec import Spec
 
 KW = {"chains": 2, "draws": 100, "tune": 100, "seed": 4}
-
-
-def run_cli(args, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["bayesstack", *args])
-    with pytest.raises(SystemExit) as e:
-        main()
-    cap = capsys.readouterr()
-    return e.value.code, cap.out, cap.err
 
 
 @pytest.fixture

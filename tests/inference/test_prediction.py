@@ -1,30 +1,20 @@
 """Predictions against known answers: statsmodels OLS and GLM on a held-out split, refits on raw
 data with matched priors, every family, chain weights, the CLI and bad new data."""
 
-import sys
-
 import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
 import xarray as xr
+from cli_runner import run_cli
 
 import bayesstack as bs
-from bayesstack.cli import main
 from bayesstack.spec import Spec
 
 WIDE = {"weights": {"dist": "normal", "sigma": 100.0}, "bias": {"dist": "normal", "sigma": 100.0}}
 FIT = {"chains": 4, "draws": 1000, "tune": 500, "seed": 3}
 INTERVAL = 0.9
-
-
-def run_cli(args, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["bayesstack", *args])
-    with pytest.raises(SystemExit) as e:
-        main()
-    cap = capsys.readouterr()
-    return e.value.code, cap.out, cap.err
 
 
 def _split(family, seed=11, n=160, m=40):
