@@ -108,7 +108,7 @@ def fit(
         progressbar=sys.stderr.isatty(),
         **kw,
     )
-    bs.save(run, out_path)
+    bs.save(run, out_path, field="--out")
     div = int(run["sample_stats"]["diverging"].sum())
     err.print(f"wrote {out_path} ({chains} chains x {draws} draws, {div} divergences)")
 
@@ -192,7 +192,12 @@ def geometry(
     """Posterior geometry of a run: symmetry group, modes, MAP optima, Hessians, curvature."""
     import bayesstack as bs
     from bayesstack.geometry import analyze
-    from bayesstack.inference.io import atomic_write, check_output_path, check_run_path
+    from bayesstack.inference.io import (
+        check_output_path,
+        check_run_path,
+        with_generator,
+        write_output,
+    )
 
     if json_out is not None:
         check_output_path(json_out, "--json")
@@ -212,10 +217,11 @@ def geometry(
         )
     out.print(result.to_table())
     if json_out is not None:
-        atomic_write(json_out, json.dumps(result.to_dict(), indent=2).encode())
+        text = json.dumps(with_generator(result.to_dict()), indent=2)
+        write_output(json_out, text.encode(), "--json")
         err.print(f"wrote {json_out}")
     if save_canonical is not None:
-        bs.save(result.run, save_canonical)
+        bs.save(result.run, save_canonical, field="--save-canonical")
         err.print(f"wrote {save_canonical}")
 
 
@@ -250,7 +256,9 @@ def demo(
 ) -> None:
     """The main job: fit a GLM and stacks on the default data, analyse them, write the report."""
     from bayesstack.demo import run_demo
+    from bayesstack.inference.io import check_folder
 
+    check_folder(out_dir, "--out")
     html = run_demo(out_dir, quick=quick, seed=seed, progress=True)
     err.print(f"report: {html}")
 

@@ -1,21 +1,58 @@
 """Runs on disk: save and load ArviZ DataTrees atomically, and read what a run records.
 
 Runs are NetCDF (``.nc``) or zarr (``.zarr``); a run records its spec, from which
-:func:`model_from_run` rebuilds its PyMC model.
+:func:`model_from_run` rebuilds its PyMC model. Every output location is checked before any
+work (:func:`check_output_path`, :func:`check_run_path`). Output files in general
+(pre-flight, marker rule, atomic writes, write errors) live in
+:mod:`bayesstack.inference.outputs`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 
 import xarray as xr
 
 from bayesstack.errors import BayesstackError
+from bayesstack.inference.outputs import (
+    GENERATOR,
+    _umask,
+    atomic_write,
+    check_folder,
+    check_replaceable_output,
+    folder_of,
+    is_generated,
+    preflight,
+    short_name,
+    show,
+    temp_beside,
+    temp_prefix,
+    with_generator,
+    write_output,
+)
 from bayesstack.spec import Spec
+
+__all__ = [
+    "GENERATOR",
+    "RUN_SUFFIXES",
+    "SPEC_ATTR",
+    "atomic_write",
+    "check_folder",
+    "check_output_path",
+    "check_run_path",
+    "is_generated",
+    "load",
+    "model_from_run",
+    "save",
+    "short_name",
+    "spec_of",
+    "with_generator",
+    "write_output",
+]
 
 #: Suffixes of run files: NetCDF and zarr.
 RUN_SUFFIXES = (".nc", ".zarr")
@@ -23,21 +60,18 @@ RUN_SUFFIXES = (".nc", ".zarr")
 SPEC_ATTR = "bayesstack_spec"
 
 
-def _check_folder(path: Path, field: str) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise BayesstackError(
-            f"{field}: folder {str(parent)!r} does not exist; create it or choose another path"
-        )
-
-
+# --- output paths ------------------------------------------------------------------------------
 def check_output_path(path: str | Path, field: str = "output path") -> Path:
-    """Fail early, before any work, if the file ``path`` cannot be written."""
-    path = Path(path)
-    _check_folder(path, field)
-    if path.is_dir():
-        raise BayesstackError(f"{field}: {str(path)!r} is a folder; give a file path")
-    return path
+    """Fail, before any work, unless the file ``path`` can be written (one line).
+
+    The folder exists and takes a probe file, the name fits ``NAME_MAX``
+    (:func:`bayesstack.inference.outputs.preflight`), ``path`` is not a folder, and a file
+    already there was written by bayesstack (the marker rule,
+    :func:`bayesstack.inference.outputs.is_generated`). Write such outputs with
+    :func:`write_output`, which applies the rule again just before its rename.
+    """
+    path = preflight(path, field)
+    return check_replaceable_output(path, field)
 
 
 def check_run_path(path: str | Path, field: str = "output path") -> Path:
@@ -50,11 +84,10 @@ def check_run_path(path: str | Path, field: str = "output path") -> Path:
     path = Path(path)
     if path.suffix not in RUN_SUFFIXES:
         got = f"suffix {path.suffix!r}" if path.suffix else "no suffix"
-        raise BayesstackError(f"{field}: {str(path)!r} has {got}; name the run file .nc or .zarr")
-    if path.suffix == ".nc":
-        check_output_path(path, field)
-    else:
-        _check_folder(path, field)
+        raise BayesstackError(f"{field}: {show(path)} has {got}; name the run file .nc or .zarr")
+    preflight(path, field)
+    if path.suffix == ".nc" and path.is_dir():
+        raise BayesstackError(f"{field}: {show(path)} is a folder; give a file path")
     _check_replaceable(path, field)
     return path
 
@@ -66,7 +99,7 @@ def _check_replaceable(path: Path, field: str) -> None:
     is_run = _is_run_store(path) if path.suffix == ".zarr" else _is_run_file(path)
     if not is_run:
         raise BayesstackError(
-            f"{field}: {str(path)!r} exists and is not a bayesstack run; remove it or choose "
+            f"{field}: {show(path)} exists and is not a bayesstack run; remove it or choose "
             "another path"
         )
 
@@ -96,53 +129,43 @@ def _is_run_store(path: Path) -> bool:
     return False
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def save(run: xr.DataTree, path: str | Path) -> Path:
+# --- save and load -----------------------------------------------------------------------------
+def save(run: xr.DataTree, path: str | Path, field: str = "output path") -> Path:
     """Write ``run`` to ``path`` atomically: NetCDF (``.nc``) or zarr (``.zarr``).
 
-    The data go to a temporary file beside ``path`` that is renamed into place, so a failure
-    never leaves a half-written file.
+    A NetCDF run is built in memory and written through :func:`atomic_write`, so HDF5 never
+    writes to the disk and a full disk is one line (no crash); a zarr run goes to a temporary
+    folder.
+    Either way the data reach a locked temporary file beside ``path`` that is renamed into
+    place: a failure (ENOSPC, EROFS, EDQUOT, ...) is one line, leaves an earlier run at
+    ``path`` unchanged and no temporary file behind; temporary files that a killed save left
+    beside ``path`` are removed. ``field`` names the path in messages (e.g. ``--out``).
     """
-    path = check_run_path(path)
-    zarr = path.suffix == ".zarr"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        if zarr:
-            os.remove(tmp)
-            run.to_zarr(tmp, mode="w", consolidated=False)
-        else:
-            run.to_netcdf(tmp, engine="h5netcdf")
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600
-        _check_replaceable(path, "output path")  # a file may have appeared while we wrote
-        if zarr and path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True) if os.path.isdir(tmp) else Path(tmp).unlink(
-            missing_ok=True
-        )
-        raise
+    path = check_run_path(path, field)
+    if path.suffix == ".nc":
+        data = run.to_netcdf(None, engine="h5netcdf")  # a view into an in-memory file
+        try:
+            return atomic_write(path, data, field, check=lambda: _check_replaceable(path, field))
+        finally:
+            data.release()  # before any traceback can keep it alive (a crash in the GC)
+    with temp_beside(path, field, folder=True) as (tmp, _):
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
+        run.to_zarr(tmp, mode="w", consolidated=False)
+        _check_replaceable(path, field)  # a file may have appeared while we wrote
+        _swap_in(tmp, path)
     return path
+
+
+def _swap_in(tmp: str, path: Path) -> None:
+    """Rename the folder ``tmp`` to ``path``, moving an earlier run aside and removing it."""
+    if not path.exists():
+        os.replace(tmp, path)
+        return
+    tag = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789_") for _ in range(8))
+    aside = folder_of(path) / f"{temp_prefix(path)}{tag}.tmp"  # a stale name if we are killed
+    os.rename(path, aside)
+    os.rename(tmp, path)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def load(path: str | Path) -> xr.DataTree:
