@@ -22,6 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+NO_VERIFY = "Read runs whose checksums do not match (recovering a damaged file)"
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
@@ -118,13 +119,14 @@ def summary(
     run_path: Annotated[Path, typer.Argument(help="A run file written by `fit`")],
     group: Annotated[str, typer.Option(help="posterior | canonical_posterior")] = "posterior",
     rhat_max: Annotated[float, typer.Option(help="Flag R-hat above this")] = 1.01,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help=NO_VERIFY)] = False,
 ) -> None:
     """Print the ArviZ summary of a run, flagging divergences, R-hat and ESS."""
     import bayesstack as bs
     from bayesstack.report.summary import summarize
 
-    run = bs.load(run_path)
-    spec = bs.spec_of(run)  # fails on a file that is not a run
+    run = bs.load(run_path, verify=not no_verify)
+    spec = bs.spec_of(run)
     if group not in run.children:
         raise BayesstackError(
             f"--group: the run has no group {group!r}; it has {', '.join(run.children)}"
@@ -188,6 +190,7 @@ def geometry(
         bool, typer.Option(help="Start the MAP from each chain's best draw")
     ] = True,
     seed: Annotated[int, typer.Option(help="Seed of the dispersed MAP starts")] = 0,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help=NO_VERIFY)] = False,
 ) -> None:
     """Posterior geometry of a run: symmetry group, modes, MAP optima, Hessians, curvature."""
     import bayesstack as bs
@@ -205,7 +208,7 @@ def geometry(
         check_run_path(save_canonical, "--save-canonical")
     if method not in ("align", "sort"):
         raise BayesstackError(f"--method: unknown method {method!r}; use align or sort")
-    run = bs.load(run_path)
+    run = bs.load(run_path, verify=not no_verify)
     with err.status("analysing posterior geometry") as status:
         result = analyze(
             run,
@@ -233,15 +236,18 @@ def compare(
     ),
     seed: Annotated[int, typer.Option(help="Seed of MAP starts and predictive draws")] = 0,
     title: Annotated[str, typer.Option(help="Report title")] = "bayesstack comparison report",
+    no_verify: Annotated[bool, typer.Option("--no-verify", help=NO_VERIFY)] = False,
 ) -> None:
     """Compare runs: ELPD-LOO, convergence, geometry evidence and plots (HTML + Markdown)."""
+    from bayesstack.inference.io import verification
     from bayesstack.report import compare_runs
     from bayesstack.report.render import output_paths
 
     output_paths(out_path)
-    report = compare_runs(
-        [str(r) for r in runs], out_path, seed=seed, title=title, progress=sys.stderr.isatty()
-    )
+    with verification(not no_verify):
+        report = compare_runs(
+            [str(r) for r in runs], out_path, seed=seed, title=title, progress=sys.stderr.isatty()
+        )
     out.print(report.paragraph)
     err.print(f"wrote {report.html} and {report.markdown}")
 

@@ -1,4 +1,4 @@
-"""Runs on disk: save and load ArviZ DataTrees atomically, and read what a run records.
+"""Runs on disk: save and load ArviZ DataTrees atomically and checksummed.
 
 Runs are NetCDF (``.nc``) or zarr (``.zarr``); a run records its spec, from which
 :func:`model_from_run` rebuilds its PyMC model. Every output location is checked before any
@@ -13,11 +13,20 @@ import json
 import os
 import secrets
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import xarray as xr
 
 from bayesstack.errors import BayesstackError
+from bayesstack.inference.checksums import (
+    CHECKSUM_ATTR,
+    mismatches,
+    run_checksums,
+    stored_checksums,
+)
 from bayesstack.inference.outputs import (
     GENERATOR,
     _umask,
@@ -37,6 +46,7 @@ from bayesstack.inference.outputs import (
 from bayesstack.spec import Spec
 
 __all__ = [
+    "CHECKSUM_ATTR",
     "GENERATOR",
     "RUN_SUFFIXES",
     "SPEC_ATTR",
@@ -50,6 +60,7 @@ __all__ = [
     "save",
     "short_name",
     "spec_of",
+    "verification",
     "with_generator",
     "write_output",
 ]
@@ -58,6 +69,7 @@ __all__ = [
 RUN_SUFFIXES = (".nc", ".zarr")
 #: The run attribute that holds the model spec (JSON).
 SPEC_ATTR = "bayesstack_spec"
+_VERIFY: ContextVar[bool] = ContextVar("bayesstack_verify", default=True)
 
 
 # --- output paths ------------------------------------------------------------------------------
@@ -131,26 +143,29 @@ def _is_run_store(path: Path) -> bool:
 
 # --- save and load -----------------------------------------------------------------------------
 def save(run: xr.DataTree, path: str | Path, field: str = "output path") -> Path:
-    """Write ``run`` to ``path`` atomically: NetCDF (``.nc``) or zarr (``.zarr``).
+    """Write ``run`` to ``path`` atomically, with checksums: NetCDF (``.nc``) or zarr (``.zarr``).
 
-    A NetCDF run is built in memory and written through :func:`atomic_write`, so HDF5 never
-    writes to the disk and a full disk is one line (no crash); a zarr run goes to a temporary
-    folder.
+    The SHA-256 of every array goes into the attribute ``bayesstack_checksums`` (JSON, per
+    group and variable; ``run`` itself is not changed), which :func:`load` verifies. A NetCDF
+    run is built in memory and written through :func:`atomic_write`, so HDF5 never writes to
+    the disk and a full disk is one line (no crash); a zarr run goes to a temporary folder.
     Either way the data reach a locked temporary file beside ``path`` that is renamed into
     place: a failure (ENOSPC, EROFS, EDQUOT, ...) is one line, leaves an earlier run at
     ``path`` unchanged and no temporary file behind; temporary files that a killed save left
     beside ``path`` are removed. ``field`` names the path in messages (e.g. ``--out``).
     """
     path = check_run_path(path, field)
+    out = run.copy(deep=False)
+    out.attrs = {**run.attrs, CHECKSUM_ATTR: json.dumps(run_checksums(run))}
     if path.suffix == ".nc":
-        data = run.to_netcdf(None, engine="h5netcdf")  # a view into an in-memory file
+        data = out.to_netcdf(None, engine="h5netcdf")  # a view into an in-memory file
         try:
             return atomic_write(path, data, field, check=lambda: _check_replaceable(path, field))
         finally:
             data.release()  # before any traceback can keep it alive (a crash in the GC)
     with temp_beside(path, field, folder=True) as (tmp, _):
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
-        run.to_zarr(tmp, mode="w", consolidated=False)
+        out.to_zarr(tmp, mode="w", consolidated=False)
         _check_replaceable(path, field)  # a file may have appeared while we wrote
         _swap_in(tmp, path)
     return path
@@ -168,22 +183,87 @@ def _swap_in(tmp: str, path: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
-def load(path: str | Path) -> xr.DataTree:
-    """Read a run written by :func:`save` (eagerly, so the file is not held open)."""
+@contextmanager
+def verification(enabled: bool) -> Iterator[None]:
+    """Within this block, :func:`load` verifies checksums only if ``enabled`` (``--no-verify``)."""
+    token = _VERIFY.set(enabled)
+    try:
+        yield
+    finally:
+        _VERIFY.reset(token)
+
+
+def load(path: str | Path, *, verify: bool | None = None) -> xr.DataTree:
+    """Read a run written by :func:`save` (eagerly, so the file is not held open); verify it.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.nc`` or ``.zarr`` run.
+    verify : bool, optional
+        Verify the checksums saved with the run (default: yes, unless inside
+        ``verification(False)``). ``False`` is the escape for recovering what is left of a
+        damaged file.
+
+    Returns
+    -------
+    xarray.DataTree
+
+    Raises
+    ------
+    BayesstackError
+        One line: the file does not exist or cannot be read; an array differs from its
+        checksum (naming the group and variable).
+
+    Notes
+    -----
+    Verified: the values (and shape) of every array of every group, coordinates included,
+    against the SHA-256 saved with them, and that no array was removed or added. Not verified:
+    the attributes, and runs saved before checksums existed (no ``bayesstack_checksums``
+    attribute), which load unverified.
+    """
     path = Path(path)
+    where = f"run file {show(path)}"
     if not path.exists():
-        raise BayesstackError(f"run file {str(path)!r}: does not exist")
+        raise BayesstackError(f"{where}: does not exist")
     try:
         if path.suffix == ".zarr":
-            tree = xr.open_datatree(path, engine="zarr", consolidated=False)
-            return tree.load()
-        return xr.load_datatree(path, engine="h5netcdf")
+            tree = xr.open_datatree(path, engine="zarr", consolidated=False).load()
+        else:
+            tree = xr.load_datatree(path, engine="h5netcdf")
+    except MemoryError:
+        raise
     except Exception as e:
+        raise BayesstackError(f"{where}: cannot be read ({type(e).__name__})") from None
+    if _VERIFY.get() if verify is None else verify:
+        verify_checksums(tree, where)
+    return tree
+
+
+def verify_checksums(run: xr.DataTree, where: str = "run") -> None:
+    """Fail (one line naming the group and variable) if an array differs from its checksum.
+
+    A run without the checksum attribute passes: it was saved before checksums existed.
+    """
+    try:
+        stored = stored_checksums(run)
+    except ValueError:
         raise BayesstackError(
-            f"run file {str(path)!r}: cannot be read ({type(e).__name__})"
+            f"{where}: its {CHECKSUM_ATTR!r} attribute is damaged; fit again, or read the run "
+            "anyway with --no-verify (load(..., verify=False))"
         ) from None
+    if stored is None:
+        return
+    bad = mismatches(run, stored)
+    if bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise BayesstackError(
+            f"{where}: {bad[0]}{more}; the file changed after bayesstack saved it (damaged or "
+            "edited); fit again, or read it anyway with --no-verify (load(..., verify=False))"
+        )
 
 
+# --- what a run records ------------------------------------------------------------------------
 def spec_of(run: xr.DataTree) -> Spec:
     """The spec stored in a run's attributes."""
     if SPEC_ATTR not in run.attrs:

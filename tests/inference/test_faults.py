@@ -1,7 +1,6 @@
-"""Faults that must never damage: kill -9 during a save, read-only folders, full disks.
-
-Each gives one line (exit code 2) or leaves the earlier run intact; none leaves a temporary
-file behind once the next save has run.
+"""Faults that must never damage: kill -9 during a save, read-only folders, full disks,
+tampered runs. Each gives one line (exit code 2) or leaves the earlier run intact; none leaves
+a temporary file behind once the next save has run.
 """
 
 import contextlib
@@ -11,6 +10,7 @@ import shutil
 import subprocess
 import sys
 
+import h5py
 import numpy as np
 import pytest
 
@@ -242,3 +242,54 @@ def test_enospc_inside_the_netcdf_writer_is_one_line(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert [p.name for p in tmp_path.iterdir()] == ["run.nc"]
     assert same_draws(bs.load(path), small_run(0))
+
+
+# --- tampered runs ------------------------------------------------------------------------------
+def tamper_nc(path, var="posterior/W1"):
+    with h5py.File(path, "r+") as f:
+        at = (0,) * f[var].ndim
+        f[var][at] = f[var][at] + 1e-9
+
+
+def test_a_tampered_run_is_refused_naming_group_and_variable(tmp_path, capsys):
+    path = bs.save(small_run(), tmp_path / "run.nc")
+    tamper_nc(path)
+    with pytest.raises(BayesstackError, match="posterior/W1 does not match its checksum"):
+        bs.load(path)
+    for cmd in (["summary", path], ["geometry", path], ["compare", path, path]):
+        msg = cli(cmd, capsys)
+        assert "posterior/W1 does not match its checksum" in msg and "--no-verify" in msg
+    run = bs.load(path, verify=False)  # recovery
+    assert not same_draws(run, small_run())
+    assert main(["summary", str(path), "--no-verify"]) == 0
+    capsys.readouterr()
+
+
+def test_a_tampered_zarr_run_is_refused(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    path = bs.save(small_run(), tmp_path / "run.zarr")
+    arr = zarr.open_array(path / "observed_data" / "y", mode="r+")
+    arr[3] = arr[3] * 2
+    with pytest.raises(BayesstackError, match="observed_data/y does not match its checksum"):
+        bs.load(path)
+
+
+def test_runs_without_checksums_still_load_and_damaged_checksums_are_one_line(tmp_path):
+    path = bs.save(small_run(), tmp_path / "old.nc")
+    with h5py.File(path, "r+") as f:  # as saved before checksums existed
+        del f.attrs["bayesstack_checksums"]
+    assert same_draws(bs.load(path), small_run())
+    with h5py.File(path, "r+") as f:
+        f.attrs["bayesstack_checksums"] = "nope"
+    with pytest.raises(BayesstackError, match="'bayesstack_checksums' attribute is damaged"):
+        bs.load(path)
+    assert same_draws(bs.load(path, verify=False), small_run())
+
+
+def test_checksums_survive_every_round_trip(tmp_path):
+    run = small_run()
+    for suffix in (".nc", ".zarr"):
+        back = bs.load(bs.save(run, tmp_path / f"a{suffix}"))
+        again = bs.load(bs.save(back, tmp_path / f"b{suffix}"))  # a loaded run saved again
+        assert same_draws(again, run) and "bayesstack_checksums" in again.attrs
+    assert "bayesstack_checksums" not in run.attrs  # save does not change its argument
