@@ -1,16 +1,17 @@
-"""Runs on disk: save and load ArviZ DataTrees atomically and checksummed.
+"""Runs on disk: save and load ArviZ DataTrees atomically and checksummed; validate a run.
 
 Runs are NetCDF (``.nc``) or zarr (``.zarr``); a run records its spec, from which
 :func:`model_from_run` rebuilds its PyMC model. Every output location is checked before any
-work (:func:`check_output_path`, :func:`check_run_path`). Output files in general
-(pre-flight, marker rule, atomic writes, write errors) live in
-:mod:`bayesstack.inference.outputs`.
+work (:func:`check_output_path`, :func:`check_run_path`); every read run is checked once, the
+same way for every command (:func:`check_run`). Output files in general (pre-flight, marker
+rule, atomic writes, write errors) live in :mod:`bayesstack.inference.outputs`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from bayesstack.errors import BayesstackError
@@ -53,6 +55,7 @@ __all__ = [
     "atomic_write",
     "check_folder",
     "check_output_path",
+    "check_run",
     "check_run_path",
     "is_generated",
     "load",
@@ -69,6 +72,10 @@ __all__ = [
 RUN_SUFFIXES = (".nc", ".zarr")
 #: The run attribute that holds the model spec (JSON).
 SPEC_ATTR = "bayesstack_spec"
+#: Groups every run has.
+REQUIRED_GROUPS = ("posterior", "constant_data", "observed_data")
+#: JSON attributes of a run and the type each must parse to (when present).
+JSON_ATTRS = {"feature_names": (list, type(None)), "fit_settings": dict, "feature_map": dict}
 _VERIFY: ContextVar[bool] = ContextVar("bayesstack_verify", default=True)
 
 
@@ -194,7 +201,7 @@ def verification(enabled: bool) -> Iterator[None]:
 
 
 def load(path: str | Path, *, verify: bool | None = None) -> xr.DataTree:
-    """Read a run written by :func:`save` (eagerly, so the file is not held open); verify it.
+    """Read a run written by :func:`save` (eagerly, so the file is not held open), and check it.
 
     Parameters
     ----------
@@ -213,14 +220,15 @@ def load(path: str | Path, *, verify: bool | None = None) -> xr.DataTree:
     ------
     BayesstackError
         One line: the file does not exist or cannot be read; an array differs from its
-        checksum (naming the group and variable).
+        checksum (naming the group and variable); or the run fails :func:`check_run`.
 
     Notes
     -----
     Verified: the values (and shape) of every array of every group, coordinates included,
     against the SHA-256 saved with them, and that no array was removed or added. Not verified:
-    the attributes, and runs saved before checksums existed (no ``bayesstack_checksums``
-    attribute), which load unverified.
+    the attributes (:func:`check_run` checks that they parse and agree with the posterior), and
+    runs saved before checksums existed (no ``bayesstack_checksums`` attribute), which load
+    with :func:`check_run` only.
     """
     path = Path(path)
     where = f"run file {show(path)}"
@@ -237,6 +245,7 @@ def load(path: str | Path, *, verify: bool | None = None) -> xr.DataTree:
         raise BayesstackError(f"{where}: cannot be read ({type(e).__name__})") from None
     if _VERIFY.get() if verify is None else verify:
         verify_checksums(tree, where)
+    check_run(tree, where)
     return tree
 
 
@@ -264,18 +273,135 @@ def verify_checksums(run: xr.DataTree, where: str = "run") -> None:
 
 
 # --- what a run records ------------------------------------------------------------------------
-def spec_of(run: xr.DataTree) -> Spec:
-    """The spec stored in a run's attributes."""
+def spec_of(run: xr.DataTree, where: str = "run") -> Spec:
+    """The spec stored in a run's attributes (one line if it is missing or damaged)."""
     if SPEC_ATTR not in run.attrs:
         raise BayesstackError(
-            f"run: no {SPEC_ATTR!r} attribute; it was not written by bayesstack.fit"
+            f"{where}: no {SPEC_ATTR!r} attribute; it was not written by bayesstack.fit"
         )
     try:
         return Spec.from_json(run.attrs[SPEC_ATTR])
-    except ValueError:  # JSON, or a spec the JSON does not describe
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
         raise BayesstackError(
-            f"run: its {SPEC_ATTR!r} attribute is not a valid spec; the file is damaged, fit again"
+            f"{where}: its {SPEC_ATTR!r} attribute is not a valid spec; the file is damaged, "
+            "fit again"
         ) from None
+
+
+def check_run(run: xr.DataTree, where: str = "run") -> Spec:
+    """Check that ``run`` is a whole, consistent bayesstack run; return its spec.
+
+    :func:`load` and :func:`model_from_run` call it, so every command refuses a damaged or
+    foreign run with the same line: the spec attribute parses; the groups ``posterior``,
+    ``constant_data`` (``X``) and ``observed_data`` (``y``) are there and agree in size; the
+    JSON attributes (``feature_names``, ``fit_settings``, ``feature_map``) parse; the posterior
+    (and a ``canonical_posterior``) holds exactly the spec's weights with the spec's shapes,
+    all finite, and no variable that is all NaN.
+
+    Raises
+    ------
+    BayesstackError
+        One line saying what is wrong, prefixed by ``where``.
+    """
+    spec = spec_of(run, where)
+    missing = [g for g in REQUIRED_GROUPS if g not in run.children]
+    if missing:
+        raise BayesstackError(
+            f"{where}: no {' or '.join(map(repr, missing))} group; it was not written by "
+            "bayesstack.fit, or the file is damaged"
+        )
+    attrs = _json_attrs(run, where)
+    n_features = _check_data(run, where)
+    names = attrs.get("feature_names")
+    if names is not None and (
+        len(names) != n_features or not all(isinstance(n, str) for n in names)
+    ):
+        raise BayesstackError(
+            f"{where}: its 'feature_names' attribute does not name the {n_features} columns of "
+            "X; the file is damaged, fit again"
+        )
+    for group in ("posterior", "canonical_posterior"):
+        if group in run.children:
+            _check_draws(run[group].to_dataset(), spec, n_features, group, where)
+    return spec
+
+
+def _damaged(where: str, what: str) -> BayesstackError:
+    return BayesstackError(f"{where}: {what}; the file is damaged, fit again")
+
+
+def _json_attrs(run: xr.DataTree, where: str) -> dict:
+    out = {}
+    for key, types in JSON_ATTRS.items():
+        text = run.attrs.get(key)
+        if text is None or (key == "feature_map" and text == ""):
+            continue
+        try:
+            value = json.loads(text) if isinstance(text, str) else ...
+        except (ValueError, RecursionError):
+            value = ...
+        if not isinstance(value, types):
+            kind = "a list" if key == "feature_names" else "a JSON object"
+            raise _damaged(where, f"its {key!r} attribute is not {kind}")
+        out[key] = value
+    return out
+
+
+def _check_data(run: xr.DataTree, where: str) -> int:
+    """Check X, y (and trials) and return the number of features."""
+    cd, od = run["constant_data"], run["observed_data"]
+    if "X" not in cd or "y" not in od:
+        raise _damaged(where, "no 'X' in constant_data or no 'y' in observed_data")
+    X, y = cd["X"], od["y"]
+    if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
+        raise _damaged(where, f"X has shape {X.shape} and y {y.shape}; they do not fit together")
+    trials = cd["trials"] if "trials" in cd else None
+    if trials is not None and trials.shape != y.shape:
+        raise _damaged(where, f"trials have shape {trials.shape} where y has {y.shape}")
+    for name, arr in (("X", X), ("y", y), ("trials", trials)):
+        if arr is not None and arr.dtype.kind in "iuf" and not np.isfinite(arr.values).all():
+            raise _damaged(where, f"{name} holds NaN or infinite values")
+    return int(X.shape[1])
+
+
+def _check_draws(ds: xr.Dataset, spec: Spec, n_features: int, group: str, where: str) -> None:
+    """The group holds exactly the spec's weights, with its shapes, finite; nothing all NaN."""
+    from bayesstack.model.network import hidden_dim, param_dims, param_shapes, weight_names
+
+    names, dims = weight_names(spec), param_dims(spec)
+    shapes = param_shapes(spec, n_features)
+    missing = [k for k in names if k not in ds]
+    extra = [str(k) for k in ds.data_vars if re.fullmatch(r"[Wb]\d+", str(k)) and k not in dims]
+    if missing or extra:
+        what = f"lacks {', '.join(missing)}" if missing else f"has {', '.join(extra)}"
+        raise _damaged(
+            where,
+            f"the {group} {what} where its spec {spec.name!r} has {', '.join(names)}: they "
+            "describe different models",
+        )
+    for i, layer in enumerate(spec.layers, 1):
+        n = ds.sizes.get(hidden_dim(i), layer.units)
+        if n != layer.units:
+            raise _damaged(
+                where, f"the {group} has {n} units in hidden{i} where its spec has {layer.units}"
+            )
+    for k in names:
+        v = ds[k]
+        if v.dims != ("chain", "draw", *dims[k]) or v.shape[2:] != shapes[k]:
+            raise _damaged(
+                where,
+                f"{group} {k} has dims {v.dims} and shape {v.shape} where its spec gives "
+                f"(chain, draw, {', '.join(dims[k])}) and {shapes[k]} per draw",
+            )
+    for k, v in ds.data_vars.items():
+        if v.dtype.kind != "f" or v.size == 0:
+            continue
+        finite = np.isfinite(v.values)
+        if not finite.any():
+            raise _damaged(where, f"{group} {k} is all NaN or infinite")
+        if k in dims and not finite.all():
+            bad = int(finite.size - finite.sum())
+            raise _damaged(where, f"{group} {k} has {bad} NaN or infinite values of {v.size}")
 
 
 def model_from_run(run: xr.DataTree, **kw):
@@ -284,7 +410,8 @@ def model_from_run(run: xr.DataTree, **kw):
     Parameters
     ----------
     run : xarray.DataTree
-        A run written by :func:`bayesstack.fit` (its ``constant_data`` and ``observed_data``).
+        A run written by :func:`bayesstack.fit` (its ``constant_data`` and ``observed_data``);
+        it must pass :func:`check_run`.
     **kw
         Passed to :func:`bayesstack.model.builder.build_model` (e.g. ``store_eta=True``).
 
@@ -294,15 +421,10 @@ def model_from_run(run: xr.DataTree, **kw):
     """
     from bayesstack.model.builder import build_model
 
-    missing = [g for g in ("constant_data", "observed_data") if g not in run.children]
-    if missing:
-        raise BayesstackError(
-            f"run: no {' or '.join(map(repr, missing))} group; it was not written by "
-            "bayesstack.fit, or the file is damaged"
-        )
+    spec = check_run(run)
     cd, od = run["constant_data"], run["observed_data"]
     trials = cd["trials"].values if "trials" in cd else None
     names = json.loads(run.attrs.get("feature_names", "null"))
     return build_model(
-        spec_of(run), cd["X"].values, od["y"].values, trials=trials, feature_names=names, **kw
+        spec, cd["X"].values, od["y"].values, trials=trials, feature_names=names, **kw
     )

@@ -1,9 +1,10 @@
 """Faults that must never damage: kill -9 during a save, read-only folders, full disks,
-tampered runs. Each gives one line (exit code 2) or leaves the earlier run intact; none leaves
-a temporary file behind once the next save has run.
+tampered runs and damaged or foreign runs. Each gives one line (exit code 2) or leaves the
+earlier run intact; none leaves a temporary file behind once the next save has run.
 """
 
 import contextlib
+import json
 import os
 import select
 import shutil
@@ -293,3 +294,82 @@ def test_checksums_survive_every_round_trip(tmp_path):
         again = bs.load(bs.save(back, tmp_path / f"b{suffix}"))  # a loaded run saved again
         assert same_draws(again, run) and "bayesstack_checksums" in again.attrs
     assert "bayesstack_checksums" not in run.attrs  # save does not change its argument
+
+
+# --- damaged attributes and foreign runs --------------------------------------------------------
+def relabel(run, **attrs):
+    run.attrs.update(attrs)
+    return run
+
+
+def other_spec(**kw):
+    return relabel(
+        small_run(), bayesstack_spec=Spec(**{"name": "other", "family": "gaussian", **kw}).to_json()
+    )
+
+
+DAMAGED = {
+    "feature_names": (
+        lambda: relabel(small_run(), feature_names="[[[["),
+        "'feature_names' attribute is not a list",
+    ),
+    "fit_settings": (
+        lambda: relabel(small_run(), fit_settings="nope"),
+        "'fit_settings' attribute is not a JSON object",
+    ),
+    "spec_list": (
+        lambda: relabel(small_run(), bayesstack_spec="[]"),
+        "'bayesstack_spec' attribute is not a valid spec",
+    ),
+    "weights_missing": (
+        lambda: other_spec(layers=(Layer(2, "tanh"), Layer(2, "tanh"))),
+        "lacks W3",
+    ),
+    "weights_extra": (
+        lambda: other_spec(layers=()),
+        "has W2, b2 where its spec 'other' has W1, b1",
+    ),
+    "feature_names_count": (
+        lambda: relabel(small_run(), feature_names='["a", "b"]'),
+        "does not name the 1 columns",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED))
+def test_damaged_attributes_and_foreign_runs_are_one_line(tmp_path, capsys, case):
+    make, words = DAMAGED[case]
+    path = bs.save(make(), tmp_path / "run.nc")
+    assert words in cli(["summary", path], capsys)
+    assert words in cli(["geometry", path], capsys)
+    with pytest.raises(BayesstackError, match="the file is damaged"):
+        bs.model_from_run(make())
+
+
+def test_a_posterior_with_the_wrong_shape_is_one_line(tmp_path, capsys):
+    run = small_run()
+    cd = run["constant_data"].to_dataset()
+    X2 = np.hstack([cd["X"].values, cd["X"].values])  # two features where W1 has one
+    run["constant_data"] = cd.drop_vars(["X", "feature"]).assign(X=(("obs", "feature"), X2))
+    run.attrs["feature_names"] = '["x0", "x1"]'
+    path = bs.save(run, tmp_path / "run.nc")
+    msg = cli(["summary", path], capsys)
+    assert "posterior W1 has dims" in msg and "(2, 2) per draw" in msg
+
+
+def test_an_all_nan_weight_is_one_line(tmp_path, capsys):
+    run = small_run()
+    post = run["posterior"].to_dataset()
+    post["W1"] = post["W1"] * np.nan
+    run["posterior"] = post
+    path = bs.save(run, tmp_path / "nan.nc")
+    assert "posterior W1 is all NaN or infinite" in cli(["geometry", path], capsys)
+    assert "posterior W1 is all NaN" in cli(["summary", path], capsys)
+
+
+def test_a_damaged_feature_map_is_one_line(tmp_path):
+    run = relabel(small_run(), feature_map="{")
+    path = bs.save(run, tmp_path / "fm.nc")
+    with pytest.raises(BayesstackError, match="'feature_map' attribute is not a JSON object"):
+        bs.load(path)
+    assert json.loads(bs.load(bs.save(small_run(), tmp_path / "ok.nc")).attrs["feature_names"])
