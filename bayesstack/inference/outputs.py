@@ -384,10 +384,14 @@ def _make_temp(path: Path, folder: bool) -> tuple[str, int]:
 
 
 def _remove(tmp: str) -> None:
-    if os.path.isdir(tmp) and not os.path.islink(tmp):
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
+    if not (os.path.isdir(tmp) and not os.path.islink(tmp)):
         Path(tmp).unlink(missing_ok=True)
+        return
+    for delay in (0, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0):  # zarr's writes still in flight may
+        time.sleep(delay)  # add files to a folder while it is being removed
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not os.path.lexists(tmp):
+            return
 
 
 def atomic_write(
