@@ -228,7 +228,8 @@ def load(path: str | Path, *, verify: bool | None = None) -> xr.DataTree:
     against the SHA-256 saved with them, and that no array was removed or added. Not verified:
     the attributes (:func:`check_run` checks that they parse and agree with the posterior), and
     runs saved before checksums existed (no ``bayesstack_checksums`` attribute), which load
-    with :func:`check_run` only.
+    with :func:`check_run` only. The returned run has the attributes it had when it was saved
+    (the checksum attribute is not kept: :func:`save` computes it anew).
     """
     path = Path(path)
     where = f"run file {show(path)}"
@@ -245,6 +246,7 @@ def load(path: str | Path, *, verify: bool | None = None) -> xr.DataTree:
         raise BayesstackError(f"{where}: cannot be read ({type(e).__name__})") from None
     if _VERIFY.get() if verify is None else verify:
         verify_checksums(tree, where)
+    tree.attrs.pop(CHECKSUM_ATTR, None)  # the run as it was saved; save() makes them anew
     check_run(tree, where)
     return tree
 

@@ -14,6 +14,7 @@ import sys
 import h5py
 import numpy as np
 import pytest
+import xarray as xr
 
 import bayesstack as bs
 from bayesstack.cli import main
@@ -292,7 +293,12 @@ def test_checksums_survive_every_round_trip(tmp_path):
     for suffix in (".nc", ".zarr"):
         back = bs.load(bs.save(run, tmp_path / f"a{suffix}"))
         again = bs.load(bs.save(back, tmp_path / f"b{suffix}"))  # a loaded run saved again
-        assert same_draws(again, run) and "bayesstack_checksums" in again.attrs
+        assert same_draws(again, run) and again.attrs == run.attrs
+        kw = (
+            {"engine": "h5netcdf"} if suffix == ".nc" else {"engine": "zarr", "consolidated": False}
+        )
+        raw = xr.open_datatree(tmp_path / f"b{suffix}", **kw)  # the file itself has them
+        assert json.loads(raw.attrs["bayesstack_checksums"])["groups"]["posterior"]["W1"]
     assert "bayesstack_checksums" not in run.attrs  # save does not change its argument
 
 
