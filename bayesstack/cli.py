@@ -22,6 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+NO_VERIFY = "Read runs whose checksums do not match (recovering a damaged file)"
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
@@ -177,7 +178,7 @@ def fit(
         allow_large=allow_large,
         **kw,
     )
-    bs.save(run, out_path)
+    bs.save(run, out_path, field="--out")
     div = int(run["sample_stats"]["diverging"].sum())
     dropped = f", {ds.n_dropped} rows with missing values dropped" if ds.n_dropped else ""
     err.print(
@@ -219,13 +220,14 @@ def predict(
         str, typer.Option(help="stacking (the run's chain weights, when it has them) | equal")
     ] = "stacking",
     seed: Annotated[int | None, typer.Option(help="Seed of the response draws")] = None,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help=NO_VERIFY)] = False,
 ) -> None:
     """Predict at new data: one row per new row (obs, mean, sd, lower, upper)."""
     import bayesstack as bs
     from bayesstack.inference.prediction import check_summary_path, predict_summary, write_summary
 
     check_summary_path(out_path, "--out")
-    run = bs.load(run_path)
+    run = bs.load(run_path, verify=not no_verify)
     df = _read_csv(data, "--data")
     pred = bs.predict(run, df, kind=kind, interval=interval, weights=weights, seed=seed)
     write_summary(predict_summary(pred), out_path)
@@ -248,13 +250,14 @@ def summary(
             help="stacking: only chains with stacking weight (from `geometry`); equal: all"
         ),
     ] = "stacking",
+    no_verify: Annotated[bool, typer.Option("--no-verify", help=NO_VERIFY)] = False,
 ) -> None:
     """Print the ArviZ summary of a run, flagging divergences, R-hat and ESS."""
     import bayesstack as bs
     from bayesstack.report.summary import summarize
 
-    run = bs.load(run_path)
-    spec = bs.spec_of(run)  # fails on a file that is not a run
+    run = bs.load(run_path, verify=not no_verify)
+    spec = bs.spec_of(run)
     if group not in run.children:
         raise BayesstackError(
             f"--group: the run has no group {group!r}; it has {', '.join(run.children)}"
@@ -333,11 +336,17 @@ def geometry(
     min_mass: Annotated[
         float, typer.Option(help="Share of the posterior mass from which a mode class counts")
     ] = 1e-3,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help=NO_VERIFY)] = False,
 ) -> None:
     """Posterior geometry of a run: symmetry, modes and their mass, verdict, curvature."""
     import bayesstack as bs
     from bayesstack.geometry import analyze
-    from bayesstack.inference.io import atomic_write, check_output_path, check_run_path
+    from bayesstack.inference.io import (
+        check_output_path,
+        check_run_path,
+        with_generator,
+        write_output,
+    )
 
     if json_out is not None:
         check_output_path(json_out, "--json")
@@ -347,7 +356,7 @@ def geometry(
         raise BayesstackError(f"--method: unknown method {method!r}; use align or sort")
     if not 0.0 < min_mass < 1.0:
         raise BayesstackError(f"--min-mass: must be a number in (0, 1), got {min_mass!r}")
-    run = bs.load(run_path)
+    run = bs.load(run_path, verify=not no_verify)
     with err.status("analysing posterior geometry") as status:
         result = analyze(
             run,
@@ -360,10 +369,11 @@ def geometry(
         )
     out.print(result.to_table())
     if json_out is not None:
-        atomic_write(json_out, json.dumps(result.to_dict(), indent=2).encode())
+        text = json.dumps(with_generator(result.to_dict()), indent=2)
+        write_output(json_out, text.encode(), "--json")
         err.print(f"wrote {json_out}")
     if save_canonical is not None:
-        bs.save(result.run, save_canonical)
+        bs.save(result.run, save_canonical, field="--save-canonical")
         err.print(f"wrote {save_canonical}")
 
 
@@ -375,15 +385,18 @@ def compare(
     ),
     seed: Annotated[int, typer.Option(help="Seed of MAP starts and predictive draws")] = 0,
     title: Annotated[str, typer.Option(help="Report title")] = "bayesstack comparison report",
+    no_verify: Annotated[bool, typer.Option("--no-verify", help=NO_VERIFY)] = False,
 ) -> None:
     """Compare runs: ELPD-LOO, convergence, geometry evidence and plots (HTML + Markdown)."""
+    from bayesstack.inference.io import verification
     from bayesstack.report import compare_runs
     from bayesstack.report.render import output_paths
 
     output_paths(out_path)
-    report = compare_runs(
-        [str(r) for r in runs], out_path, seed=seed, title=title, progress=sys.stderr.isatty()
-    )
+    with verification(not no_verify):
+        report = compare_runs(
+            [str(r) for r in runs], out_path, seed=seed, title=title, progress=sys.stderr.isatty()
+        )
     out.print(report.paragraph)
     err.print(f"wrote {report.html} and {report.markdown}")
 
@@ -398,7 +411,9 @@ def demo(
 ) -> None:
     """The main job: fit a GLM and stacks on the default data, analyse them, write the report."""
     from bayesstack.demo import run_demo
+    from bayesstack.inference.io import check_folder
 
+    check_folder(out_dir, "--out")
     html = run_demo(out_dir, quick=quick, seed=seed, progress=True)
     err.print(f"report: {html}")
 

@@ -244,20 +244,13 @@ def check_summary_path(path: str | Path, field: str = "--out") -> Path:
     """Fail early unless ``path`` can take a prediction CSV: absent, or a previous prediction."""
     from bayesstack.inference.io import check_output_path
 
-    path = check_output_path(path, field)
-    if (path.exists() or path.is_symlink()) and not _is_prediction_file(path):
-        raise BayesstackError(
-            f"{field}: {str(path)!r} exists and is not a bayesstack prediction; remove it or "
-            "choose another path"
-        )
-    return path
+    return check_output_path(path, field, ours=_is_prediction_file)
 
 
 def write_summary(summary: pd.DataFrame, path: str | Path, field: str = "--out") -> Path:
     """Write :func:`predict_summary` as CSV (``obs`` first), atomically; never over other files."""
-    from bayesstack.inference.io import atomic_write
+    from bayesstack.inference.io import write_output
 
     path = check_summary_path(path, field)
     text = summary.loc[:, list(SUMMARY_COLUMNS)].to_csv(index=True, index_label="obs")
-    check_summary_path(path, field)  # a file may have appeared meanwhile
-    return atomic_write(path, text.encode())
+    return write_output(path, text.encode(), field, ours=_is_prediction_file)

@@ -187,3 +187,44 @@ def test_a_saved_nc_run_can_be_replaced(tmp_path):
         bs.load(path)["observed_data"]["y"].values,
         synthetic_run(1)["observed_data"]["y"].values,
     )
+
+
+def test_names_too_long_are_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bs, "fit", lambda *a, **k: pytest.fail("fitted before checking --out"))
+    long = "n" * 300
+    fit = ["fit", "glm-gaussian", "--dataset", "teacher-gaussian", "--out", f"{long}.nc"]
+    assert "bytes long; this file system takes at most" in cli(fit, monkeypatch, capsys)
+    run = bs.save(synthetic_run(0), tmp_path / "a.nc")
+    for args in (
+        ["geometry", run, "--json", f"{long}.json"],
+        ["compare", run, "--out", f"{long}.html"],
+    ):
+        err = cli(args, monkeypatch, capsys)
+        assert "choose a shorter name" in err and len(err) < 300
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.nc"]
+
+
+def test_outputs_bayesstack_did_not_write_are_never_replaced(tmp_path, monkeypatch, capsys):
+    import bayesstack.geometry
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bayesstack.geometry, "analyze", lambda *a, **k: pytest.fail("analysed"))
+    run = bs.save(synthetic_run(0), tmp_path / "a.nc")
+    (tmp_path / "notes.json").write_text('{"mine": 1}')
+    (tmp_path / "page.html").write_text("<p>my page</p>")
+    (tmp_path / "page2.md").write_text("my notes")
+    err = cli(["geometry", run, "--json", "notes.json"], monkeypatch, capsys)
+    assert "'notes.json' exists and was not written by bayesstack" in err
+    for out in ("page.html", "page2.html"):  # the report or the Markdown beside it
+        err = cli(["compare", run, run, "--out", out], monkeypatch, capsys)
+        assert "exists and was not written by bayesstack" in err
+    assert (tmp_path / "notes.json").read_text() == '{"mine": 1}'
+    assert (tmp_path / "page.html").read_text() == "<p>my page</p>"
+    assert (tmp_path / "page2.md").read_text() == "my notes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.nc",
+        "notes.json",
+        "page.html",
+        "page2.md",
+    ]
