@@ -272,7 +272,7 @@ def test_bad_new_data_one_line_exit_2(tmp_path, monkeypatch, capsys):
     notes = tmp_path / "notes.csv"
     notes.write_text("my,own\n1,2\n")
     for kw, words in [
-        (["--out", str(notes)], ["not a bayesstack prediction"]),
+        (["--out", str(notes)], ["exists and was not written by bayesstack"]),
         (["--out", str(out), "--kind", "median"], ["kind", "mean, response"]),
         (["--out", str(out), "--interval", "1.5"], ["interval"]),
         (["--out", str(out), "--weights", "best"], ["weights"]),
