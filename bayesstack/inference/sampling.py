@@ -12,13 +12,20 @@ import xarray as xr
 from bayesstack.errors import BayesstackError
 from bayesstack.inference.backends import run_chains, sample_pm, to_datatree
 from bayesstack.inference.io import SPEC_ATTR
-from bayesstack.inference.settings import DEFAULT_SAMPLER, PER_CHAIN, FitSettings, require
+from bayesstack.inference.settings import (
+    DEFAULT_INIT,
+    DEFAULT_SAMPLER,
+    PER_CHAIN,
+    SAMPLERS,
+    FitSettings,
+    require,
+)
 from bayesstack.model.builder import build_model
 from bayesstack.spec import Spec
 
 log = logging.getLogger(__name__)
 
-Sampler = Literal["numpyro", "nutpie", "pymc", "blackjax"]
+Sampler = Literal["numpyro", "adjusted_mclmc", "mclmc", "nutpie", "pymc"]
 
 
 def fit(
@@ -31,7 +38,7 @@ def fit(
     chains: int = 4,
     seed: int = 0,
     sampler: Sampler = DEFAULT_SAMPLER,
-    init: Literal["uniform", "prior", "jitter"] = "uniform",
+    init: Literal["uniform", "map", "prior", "jitter"] = DEFAULT_INIT,
     target_accept: float = 0.8,
     cores: int | None = None,
     trials=None,
@@ -43,7 +50,7 @@ def fit(
     dask_scheduler: str | None = None,
     chains_per_task: int | None = None,
 ) -> xr.DataTree:
-    """Fit ``spec`` to data by NUTS and return an ArviZ ``DataTree``.
+    """Fit ``spec`` to data by MCMC and return an ArviZ ``DataTree``.
 
     Parameters
     ----------
@@ -57,18 +64,24 @@ def fit(
         Kept draws, tuning steps and chains per run (PyMC's names).
     seed : int
         Run seed; chain starts and sampler streams derive from it.
-    sampler : {"numpyro", "nutpie", "pymc", "blackjax"}
-        NUTS implementation. ``"numpyro"`` (default, the fastest: ``docs/performance.md``)
-        samples the PyMC model's JAX graph with numpyro's NUTS; ``"nutpie"`` its numba graph.
-        Both run each chain as its own sampler with seeds derived from ``seed``, so the draws
-        of chain ``c`` are the same whatever ``chains``, ``cores`` or Dask.
-    init : {"uniform", "prior", "jitter"}
+    sampler : {"numpyro", "adjusted_mclmc", "mclmc", "nutpie", "pymc"}
+        ``"numpyro"`` (default: ``docs/performance.md``) samples the PyMC model's JAX graph
+        with numpyro's NUTS; ``"adjusted_mclmc"`` with blackjax's Metropolis-adjusted
+        microcanonical sampler (exact); ``"mclmc"`` with unadjusted MCLMC (MILE's sampler:
+        fast, with a small discretisation bias); ``"nutpie"`` samples its numba graph with
+        nutpie's NUTS; ``"pymc"`` with PyMC's NUTS. All but ``"pymc"`` run each chain as its
+        own sampler with seeds derived from ``seed``, so the draws of chain ``c`` are the same
+        whatever ``cores`` or Dask (and, except with ``init="map"``, ``chains``).
+    init : {"uniform", "map", "prior", "jitter"}
         ``"uniform"``: every chain starts at its own U(-2, 2) draw on the unconstrained scale
-        (Stan's dispersed default); ``"prior"``: at its own draw from the prior (very
-        dispersed; unwise with wide priors);
-        ``"jitter"``: PyMC's default jittered start.
+        (Stan's dispersed default); ``"map"``: at the optimum L-BFGS reaches from that draw,
+        restarting from a new draw when the optimum is light (far below the other chains'
+        best; the run's ``warm_start`` group records every chain's optimum,
+        :mod:`bayesstack.inference.warmstart`); ``"prior"``: at its own draw from the prior
+        (very dispersed; unwise with wide priors); ``"jitter"``: PyMC's default jittered
+        start.
     target_accept : float
-        NUTS target acceptance rate.
+        Target acceptance rate (NUTS; the step size of ``"adjusted_mclmc"``).
     cores : int, optional
         Parallel chains (default: all cores). With Dask: chains running at once per task.
     trials, feature_names, target, dataset
@@ -87,8 +100,9 @@ def fit(
     -------
     xarray.DataTree
         Groups ``posterior``, ``sample_stats``, ``log_likelihood``, ``observed_data`` and
-        ``constant_data``; attrs ``bayesstack_spec`` (JSON), ``feature_names`` (JSON),
-        ``target``, ``dataset``, ``bayesstack_version`` and ``fit_settings`` (JSON).
+        ``constant_data`` (and ``warm_start`` with ``init="map"``); attrs ``bayesstack_spec``
+        (JSON), ``feature_names`` (JSON), ``target``, ``dataset``, ``bayesstack_version`` and
+        ``fit_settings`` (JSON).
     """
     from bayesstack._version import __version__
     from bayesstack.data.dataset import Dataset
@@ -126,7 +140,7 @@ def fit(
 def _sample(model, spec, settings, progressbar, client, scheduler, chains_per_task):
     """The chains, here or on Dask, as a DataTree (log-likelihood only from the JAX route)."""
     if settings.sampler not in PER_CHAIN:
-        return sample_pm(model, settings, progressbar)
+        return sample_pm(model, settings, progressbar, spec)
     if client is not None or scheduler is not None:
         from bayesstack.inference.distributed import run_chains_dask
 
@@ -140,4 +154,4 @@ def _sample(model, spec, settings, progressbar, client, scheduler, chains_per_ta
         )
     else:
         run = run_chains(model, spec, settings, range(settings.chains), settings.n_cores)
-    return to_datatree(model, run, library=settings.sampler, tune=settings.tune)
+    return to_datatree(model, run, library=SAMPLERS[settings.sampler], tune=settings.tune)
