@@ -278,7 +278,13 @@ def map_starts(model: pm.Model, spec: Spec, seed: int, chains: int, cores: int):
     from bayesstack.inference.warmstart import warm_starts
 
     seeds = [a for a, _ in chain_seeds(seed, chains)]
-    optima, seconds = warm_starts(model, data_key(model, spec), seeds, cores=cores)
+    optima, seconds = warm_starts(
+        model,
+        data_key(model, spec),
+        seeds,
+        lambda s: chain_starts(model, s, "uniform"),
+        cores=cores,
+    )
     return tuple(optima), seconds
 
 

@@ -24,7 +24,7 @@ with dims ``(chain, ...)``.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -100,7 +100,7 @@ def _lbfgs_fn(logp_fn, _out_fn):
         def going(carry):
             _, state = carry
             n = otu.tree_get(state, "count")
-            g = otu.tree_l2_norm(otu.tree_get(state, "grad"))
+            g = otu.tree_norm(otu.tree_get(state, "grad"))
             return (n == 0) | ((n < MAX_ITER) & (g >= GTOL) & jnp.isfinite(g))
 
         x, state = jax.lax.while_loop(going, step, (flat0, opt.init(flat0)))
@@ -142,6 +142,7 @@ def warm_starts(
     model: pm.Model,
     key: tuple,
     start_seeds: Sequence[int],
+    make_starts: Callable[[list], list[dict]],
     *,
     cores: int = 1,
     light_nats: float = LIGHT_NATS,
@@ -157,15 +158,17 @@ def warm_starts(
         What identifies its graph (:func:`bayesstack.inference.backends.data_key`).
     start_seeds : sequence of int
         Every chain's start seed, in chain order.
+    make_starts : callable
+        Dispersed starts (dicts of unconstrained values) from a list of seeds, where a seed is
+        an int or ``[start seed, restart]``
+        (:func:`bayesstack.inference.backends.chain_starts` with ``"uniform"``).
     cores : int
         Optimisations running at once.
     light_nats, max_restarts
         The restart rule (module docstring).
     """
-    from bayesstack.inference.backends import chain_starts
-
     t0 = time.perf_counter()
-    starts = chain_starts(model, list(start_seeds), "uniform")
+    starts = make_starts(list(start_seeds))
     found = optimize(model, key, starts, cores)
     best_of = list(found)  # best optimum of every chain over its tries
     restarts = [0] * len(found)
@@ -174,7 +177,7 @@ def warm_starts(
         light = [c for c, f in enumerate(found) if not f[1] >= top - light_nats]
         if not light:
             break
-        again = chain_starts(model, [[int(start_seeds[c]), r] for c in light], "uniform")
+        again = make_starts([[int(start_seeds[c]), r] for c in light])
         for c, f in zip(light, optimize(model, key, again, cores), strict=True):
             found[c], restarts[c] = f, r
             if f[1] > best_of[c][1]:

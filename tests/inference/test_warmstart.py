@@ -99,12 +99,11 @@ def test_light_optima_restart_within_the_budget(monkeypatch):
             out.append(({"W1": np.zeros(2)}, lp, 3, 0.0))
         return out
 
-    def fake_starts(model, seeds, init):
+    def fake_starts(seeds):
         return [{"marker": float(s if np.isscalar(s) else s[0])} for s in seeds]
 
     monkeypatch.setattr(warmstart, "optimize", fake_optimize)
-    monkeypatch.setattr(backends, "chain_starts", fake_starts)
-    optima, _ = warmstart.warm_starts(model, ("k",), [0, 1, 2])
+    optima, _ = warmstart.warm_starts(model, ("k",), [0, 1, 2], fake_starts)
     assert [o.restarts for o in optima] == [0, 2, warmstart.MAX_RESTARTS]
     assert [o.light for o in optima] == [False, False, True]
     assert [o.lp for o in optima] == [0.0, -1.0, -600.0]
