@@ -60,9 +60,13 @@ def chain_starts(model: pm.Model, start_seeds: Sequence[int], init: str) -> list
     """Unconstrained starting points (keyed by value-variable name), one per start seed.
 
     ``"uniform"``: U(-2, 2) on the unconstrained scale; ``"prior"``: a prior draw;
-    ``"jitter"``: PyMC's default, the support point plus U(-1, 1) jitter.
+    ``"jitter"``: PyMC's default, the support point plus U(-1, 1) jitter. (``"map"``'s
+    optima come from :func:`map_starts`.)
     """
     from pymc.initial_point import make_initial_point_fn
+
+    if init not in ("uniform", "prior", "jitter"):
+        raise ValueError(f"chain_starts: no dispersed starts for init={init!r}")
 
     ip = model.initial_point()
     names = [v.name for v in model.value_vars]

@@ -46,6 +46,13 @@ def test_split_standardises_by_the_training_rows():
     np.testing.assert_array_equal(again.X_test, s.X_test)
 
 
+def test_chains_with_nan_are_dropped_and_counted():
+    eta = np.zeros((3, 4, 2))
+    eta[1, 2, 0] = np.nan
+    e, ll, n = bde.finite_chains(eta, np.zeros_like(eta))
+    assert n == 1 and e.shape == (2, 4, 2) and ll.shape == (2, 4, 2)
+
+
 def test_metrics_known_answers():
     rng = np.random.default_rng(0)
     y = rng.normal(size=5)
@@ -101,6 +108,7 @@ def test_markdown_states_the_targets():
     rows.append(row("mclmc+map", 5.0, 0.80, 1.00))
     md = bde.to_markdown(rows)
     assert "| d | numpyro | 0.90 | +0.010 | 1.014 | 1.11 | yes |" in md
+    assert "| d | bde | 8 × 1000 | 10.0 | 0.700 | 1.000 | 100 | 10.0 |" in md
     assert "| d | mclmc+map | 0.50 | +0.000 | 1.143 | 2.00 | no |" in md
 
 
