@@ -262,7 +262,7 @@ def demo(
     add_help_option=False,
 )
 def bench(ctx: typer.Context) -> None:
-    """Run the benchmarks of a checkout: ``python -m benchmarks [backends|geometry] ARGS``."""
+    """Run the benchmarks of a checkout: ``python -m benchmarks {backends,geometry,bde,mclmc}``."""
     root = Path(__file__).resolve().parents[1]
     if not (root / "benchmarks" / "__main__.py").is_file():
         raise BayesstackError(

@@ -164,6 +164,7 @@ def ess_by_size(
                 div = int(run["sample_stats"]["diverging"].sum())
                 e_eta = eta_ess(size.spec(), post, Xs)
                 rows.append(SizeRow(name, route, seed, chains, wall, e_eta, chain_ess, div))
+                log.info("size row: %s", rows[-1].to_dict())
     return rows
 
 
@@ -243,6 +244,7 @@ def trapped(
             keep = np.setdiff1d(np.arange(chains), bad)
             images, canon = count_images(spec, run["posterior"], keep)
             rows.append(TrapRow(route, seed, chains, len(bad), images, canon, wall))
+            log.info("trapped row: %s", rows[-1].to_dict())
     return rows
 
 
