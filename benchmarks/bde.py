@@ -28,6 +28,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import subprocess
 import tempfile
 import time
@@ -167,12 +168,22 @@ def fit_bde(
             capture_output=True,
             text=True,
             check=False,
+            env=bde_env(),
         )
         if done.returncode != 0:
             raise BayesstackError(f"bde: the runner failed: {done.stderr.strip()[-500:]}")
         out = np.load(dst)
         log.info("bde versions: %s", out["versions"])
         return np.asarray(out["mu"]), np.asarray(out["scale"]), float(out["wall"])
+
+
+def bde_env() -> dict[str, str]:
+    """The environment for bde's subprocess: ours without ``XLA_FLAGS``.
+
+    PyMC's import asks JAX for many CPU devices; bde maps over devices and then fails on some
+    data shapes.
+    """
+    return {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
 
 
 def bde_loglik(mu: np.ndarray, scale: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 PY="${PY:-python3}"
 "$PY" -m venv .venv-bde
 .venv-bde/bin/pip install -q --upgrade pip
-# bde 1.0.2 fails inside jax 0.12's pmap on some data shapes (a sharding mismatch); 0.10 works
+# jax 0.10 as bde's notes give it (pip would otherwise resolve the newest)
 .venv-bde/bin/pip install -q "sklearn-contrib-bde==1.0.2" "jax==0.10.2" "jaxlib==0.10.2"
 .venv-bde/bin/python -c "import bde, blackjax; print('bde ready; blackjax', blackjax.__version__)"

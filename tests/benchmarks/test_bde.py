@@ -125,3 +125,9 @@ def test_trapped_chains_and_size_ratios():
     assert "| c | mclmc+map | 0 | 10.0 | 40 | 4.00 | 8.00 | 10 | 1.00 | 5.00 | 0 |" in md
     trap = [mclmc.TrapRow("numpyro", s, 8, t, 5, 1, 1.0) for s, t in ((0, 2), (1, 0))]
     assert "| numpyro | 2 | 2 of 16 | 12.5 % | 5–5 | 1 | 1.0 |" in mclmc.trapped_markdown(trap)
+
+
+def test_bde_runs_without_our_xla_flags(monkeypatch):
+    """PyMC's import sets XLA_FLAGS (many CPU devices); bde's subprocess must not inherit it."""
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=100")
+    assert "XLA_FLAGS" not in bde.bde_env()
