@@ -130,12 +130,14 @@ def fit(
     tune: Annotated[int, typer.Option(help="Tuning steps per chain")] = 1000,
     seed: Annotated[int, typer.Option(help="Run seed")] = 0,
     sampler: Annotated[
-        str | None, typer.Option(help="numpyro (default) | nutpie | pymc | blackjax")
+        str | None,
+        typer.Option(help="numpyro (default) | adjusted_mclmc | mclmc | nutpie | pymc"),
     ] = None,
     init: Annotated[
-        str, typer.Option(help="uniform (U(-2,2), dispersed) | prior | jitter")
-    ] = "uniform",
-    target_accept: Annotated[float, typer.Option(help="NUTS target acceptance")] = 0.8,
+        str | None,
+        typer.Option(help="uniform (U(-2,2); default) | map (its optimum) | prior | jitter"),
+    ] = None,
+    target_accept: Annotated[float, typer.Option(help="Target acceptance rate")] = 0.8,
     cores: Annotated[int | None, typer.Option(help="Parallel chains (default: all cores)")] = None,
     dask_scheduler: Annotated[
         str | None, typer.Option(help="Run chain groups on a Dask cluster: tcp://HOST:PORT")
@@ -161,6 +163,8 @@ def fit(
         spec=model_spec,
     )
     kw = {} if sampler is None else {"sampler": sampler}
+    if init is not None:
+        kw["init"] = init
     run = bs.fit(
         model_spec,
         ds,
@@ -168,7 +172,6 @@ def fit(
         draws=draws,
         tune=tune,
         seed=seed,
-        init=init,
         target_accept=target_accept,
         cores=cores,
         dask_scheduler=dask_scheduler,
@@ -423,7 +426,7 @@ def demo(
     add_help_option=False,
 )
 def bench(ctx: typer.Context) -> None:
-    """Run the benchmarks of a checkout: ``python -m benchmarks [backends|geometry] ARGS``."""
+    """Run the benchmarks of a checkout: ``python -m benchmarks {backends,geometry,bde,mclmc}``."""
     root = Path(__file__).resolve().parents[1]
     if not (root / "benchmarks" / "__main__.py").is_file():
         raise BayesstackError(

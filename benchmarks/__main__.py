@@ -2,7 +2,10 @@
 
 * ``backends``: bayesstack's NUTS backends against the same networks written by hand in PyMC
   and numpyro (sizes a-e), with ``--scaling`` and ``--reuse``;
-* ``geometry``: canonicalisation and the full geometry analysis of a large run.
+* ``geometry``: canonicalisation and the full geometry analysis of a large run;
+* ``bde``: bayesstack against ``sklearn-contrib-bde`` (MILE) on three data sets;
+* ``mclmc``: ESS/s of NUTS against the MCLMC samplers by size, and the share of trapped chains
+  per init and sampler.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from benchmarks import backends, geometry
+from benchmarks import backends, bde, geometry, mclmc
 
-COMMANDS = {"backends": backends, "geometry": geometry}
+COMMANDS = {"backends": backends, "geometry": geometry, "bde": bde, "mclmc": mclmc}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,12 +3,13 @@
 Chains are defined by seeds, not by how they are run: chain ``c`` of a run with seed ``s``
 starts at a point drawn with, and is sampled with, seeds derived from the ``c``-th child of
 ``np.random.SeedSequence(s)``. The default backend, ``"numpyro"``, runs the PyMC model's JAX
-graph with numpyro's NUTS (:mod:`bayesstack.inference.jaxnuts`); ``"nutpie"`` runs its numba
-graph. Both
-run every chain as its own single-chain sampler, in parallel over cores, so a chain's draws do
-not depend on how many chains run beside it, on how many cores there are, or on whether it ran
-here or in a Dask task (:mod:`bayesstack.inference.distributed`). ``"pymc"`` and ``"blackjax"`` go
-through ``pm.sample``.
+graph with numpyro's NUTS (:mod:`bayesstack.inference.jaxnuts`); ``"adjusted_mclmc"`` and
+``"mclmc"`` run it with blackjax's microcanonical samplers (:mod:`bayesstack.inference.mclmc`);
+``"nutpie"`` runs its numba graph. All of them run every chain as its own single-chain sampler,
+in parallel over cores, so a chain's draws do not depend on how many chains run beside it, on
+how many cores there are, or on whether it ran here or in a Dask task
+(:mod:`bayesstack.inference.distributed`). ``"pymc"`` goes through ``pm.sample``. With
+``init="map"`` every chain starts from its own optimum (:mod:`bayesstack.inference.warmstart`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bayesstack.inference.progress import QUIET
-from bayesstack.inference.settings import require
 from bayesstack.spec import Spec
 
 if TYPE_CHECKING:  # PyMC and xarray load on first use: the CLI imports this module cheaply
@@ -61,9 +61,13 @@ def chain_starts(model: pm.Model, start_seeds: Sequence[int], init: str) -> list
     """Unconstrained starting points (keyed by value-variable name), one per start seed.
 
     ``"uniform"``: U(-2, 2) on the unconstrained scale; ``"prior"``: a prior draw;
-    ``"jitter"``: PyMC's default, the support point plus U(-1, 1) jitter.
+    ``"jitter"``: PyMC's default, the support point plus U(-1, 1) jitter. (``"map"``'s
+    optima come from :func:`map_starts`.)
     """
     from pymc.initial_point import make_initial_point_fn
+
+    if init not in ("uniform", "prior", "jitter"):
+        raise ValueError(f"chain_starts: no dispersed starts for init={init!r}")
 
     ip = model.initial_point()
     names = [v.name for v in model.value_vars]
@@ -84,15 +88,19 @@ def chain_starts(model: pm.Model, start_seeds: Sequence[int], init: str) -> list
     return [{n: np.asarray(p[n], dtype="float64") for n in names} for p in map(fn, start_seeds)]
 
 
-def chain_initial_points(model: pm.Model, seed: int, chains: int, init: str) -> list[dict] | None:
+def chain_initial_points(
+    model: pm.Model, seed: int, chains: int, init: str, starts: list[dict] | None = None
+) -> list[dict] | None:
     """Per-chain starting points (constrained values keyed by RV name) for ``pm.sample``.
 
-    The same points as :func:`chain_starts` gives the per-chain backends, mapped back to the
-    constrained scale. ``init="jitter"`` returns None (PyMC's own jittered start).
+    The same points as :func:`chain_starts` gives the per-chain backends (or ``starts``, the
+    unconstrained optima of ``init="map"``), mapped back to the constrained scale.
+    ``init="jitter"`` returns None (PyMC's own jittered start).
     """
     if init == "jitter":
         return None
-    starts = chain_starts(model, [s for s, _ in chain_seeds(seed, chains)], init)
+    if starts is None:
+        starts = chain_starts(model, [s for s, _ in chain_seeds(seed, chains)], init)
     points = []
     for z in starts:
         point = {}
@@ -145,12 +153,18 @@ class ChainRun:
     cpu_time : float
         CPU seconds of this process while sampling, all threads (immune to other processes
         sharing the cores, unlike wall time).
+    optima : tuple of Optimum
+        Every chain's optimum with ``init="map"`` (all chains of the run), else empty.
+    warm_seconds : float
+        Seconds finding them (compilation included).
     """
 
     chains: list[ChainDraws]
     compile_time: float
     sampling_time: float
     cpu_time: float
+    optima: tuple = ()
+    warm_seconds: float = 0.0
 
 
 def data_key(model: pm.Model, spec: Spec) -> tuple:
@@ -238,15 +252,29 @@ def _in_threads(one, jobs, cores: int, compile_time: float) -> ChainRun:
     return ChainRun(done, compile_time, time.perf_counter() - t0, time.process_time() - cpu0)
 
 
-# --- numpyro (the JAX route) ------------------------------------------------------------------
-def _numpyro_chains(model, spec, s, chain_ids, starts, seeds, cores, progress) -> ChainRun:
+# --- the JAX routes: numpyro's NUTS, blackjax's MCLMC -----------------------------------------
+def _jax_chains(model, spec, s, chain_ids, starts, seeds, cores, progress) -> ChainRun:
     """Every chain as one call of the compiled JAX program, in ``cores`` threads."""
-    from bayesstack.inference import jaxnuts
+    from bayesstack.inference import jaxnuts, mclmc
 
+    key = data_key(model, spec)
     progress.status("compiling the model's JAX graph")
-    prog, fresh = jaxnuts.chain_program(
-        model, data_key(model, spec), tune=s.tune, draws=s.draws, target_accept=s.target_accept
-    )
+    if s.sampler == "numpyro":
+        prog, fresh = jaxnuts.chain_program(
+            model, key, tune=s.tune, draws=s.draws, target_accept=s.target_accept
+        )
+        names = jaxnuts.STATS
+    else:
+        adjusted = s.sampler == "adjusted_mclmc"
+        prog, fresh = mclmc.chain_program(
+            model,
+            key,
+            tune=s.tune,
+            draws=s.draws,
+            adjusted=adjusted,
+            target_accept=s.target_accept,
+        )
+        names = mclmc.STATS[adjusted]
     progress.status("sampling (a chain is one XLA call: progress per chain)")
     compile_time = prog.compile_time if fresh else 0.0
     data = jaxnuts.data_arrays(model, prog.data_names)
@@ -255,7 +283,7 @@ def _numpyro_chains(model, spec, s, chain_ids, starts, seeds, cores, progress) -
         c, z, seed = args
         t0 = time.perf_counter()
         progress.start(c)
-        out, stats, n_warm = jaxnuts.run_chain(prog, seed, z, data)
+        out, stats, n_warm = jaxnuts.run_chain(prog, seed, z, data, names)
         post = {k: v for k, v in out.items() if not k.startswith("log_likelihood.")}
         ll = {k.split(".", 1)[1]: v for k, v in out.items() if k.startswith("log_likelihood.")}
         log.info("chain %d done in %.1f s", c, time.perf_counter() - t0)
@@ -263,6 +291,21 @@ def _numpyro_chains(model, spec, s, chain_ids, starts, seeds, cores, progress) -
         return ChainDraws(c, post, stats, n_warm, time.perf_counter() - t0, ll)
 
     return _in_threads(one, zip(chain_ids, starts, seeds, strict=True), cores, compile_time)
+
+
+def map_starts(model: pm.Model, spec: Spec, seed: int, chains: int, cores: int):
+    """``init="map"``: every chain's optimum (all chains of the run) and the seconds taken."""
+    from bayesstack.inference.warmstart import warm_starts
+
+    seeds = [a for a, _ in chain_seeds(seed, chains)]
+    optima, seconds = warm_starts(
+        model,
+        data_key(model, spec),
+        seeds,
+        lambda s: chain_starts(model, s, "uniform"),
+        cores=cores,
+    )
+    return tuple(optima), seconds
 
 
 def run_chains(
@@ -277,8 +320,8 @@ def run_chains(
     spec : Spec
         Its spec (the compile caches are keyed by its hash).
     settings : FitSettings
-        Draws, tuning, seed, init, target acceptance and the sampler (``"numpyro"`` or
-        ``"nutpie"``).
+        Draws, tuning, seed, init, target acceptance and the sampler (one of
+        :data:`~bayesstack.inference.settings.PER_CHAIN`).
     chain_ids : sequence of int
         Which chains of the run (their seeds derive from ``settings.seed`` and the index).
     cores : int
@@ -292,24 +335,35 @@ def run_chains(
         The chains in ``chain_ids`` order, and compile, sampling and CPU time.
     """
     seeds = chain_seeds(settings.seed, max(chain_ids) + 1)
-    starts = chain_starts(model, [seeds[c][0] for c in chain_ids], settings.init)
+    optima, warm_seconds = (), 0.0
+    if settings.init == "map":  # every chain's optimum: the restart rule compares them all
+        optima, warm_seconds = map_starts(model, spec, settings.seed, settings.chains, cores)
+        starts = [optima[c].position for c in chain_ids]
+    else:
+        starts = chain_starts(model, [seeds[c][0] for c in chain_ids], settings.init)
     sampler_seeds = [seeds[c][1] for c in chain_ids]
-    runner = {"numpyro": _numpyro_chains, "nutpie": _nutpie_chains}[settings.sampler]
+    runner = _nutpie_chains if settings.sampler == "nutpie" else _jax_chains
     ids = list(chain_ids)
     run = runner(
         model, spec, settings, ids, starts, sampler_seeds, max(1, cores), progress or QUIET
     )
-    return dataclasses.replace(run, chains=sorted(run.chains, key=lambda d: ids.index(d.chain)))
+    return dataclasses.replace(
+        run,
+        chains=sorted(run.chains, key=lambda d: ids.index(d.chain)),
+        optima=optima,
+        warm_seconds=warm_seconds,
+    )
 
 
 def to_datatree(model: pm.Model, run: ChainRun, *, library: str, tune: int) -> xr.DataTree:
     """Merge per-chain draws into one DataTree with PyMC's layout (chain index 0, 1, ...).
 
     Groups ``posterior``, ``sample_stats``, ``observed_data``, ``constant_data`` and, when the
-    chains carry it, ``log_likelihood``. The posterior's attrs hold ``sampling_time``,
-    ``sampling_cpu_time``, ``compile_time`` and ``tuning_steps``; the sample_stats' attrs hold
-    ``warmup_n_steps`` (leapfrog steps, that is gradient evaluations, during warmup, all chains
-    together).
+    chains carry it, ``log_likelihood``; with ``init="map"`` also ``warm_start`` (every
+    chain's optimum, :func:`bayesstack.inference.warmstart.to_dataset`). The posterior's
+    attrs hold ``sampling_time``, ``sampling_cpu_time``, ``compile_time`` and
+    ``tuning_steps``; the sample_stats' attrs hold ``warmup_n_steps`` (gradient evaluations
+    during warmup, all chains together).
     """
     import pymc as pm
     import xarray as xr
@@ -345,31 +399,34 @@ def to_datatree(model: pm.Model, run: ChainRun, *, library: str, tune: int) -> x
             find(model), inference_library=pm, coords=coords, dims=dims, sample_dims=[]
         )
         tree[group] = xr.DataTree(ds)
+    if run.optima:
+        add_warm_start(tree, model, run.optima, run.warm_seconds)
     return tree
 
 
-# --- pm.sample (PyMC's NUTS, blackjax) --------------------------------------------------------
-def sample_pm(model: pm.Model, s, progressbar: bool) -> xr.DataTree:
-    """Sample through ``pm.sample`` (PyMC's NUTS, blackjax) with per-chain starts."""
+def add_warm_start(tree: xr.DataTree, model: pm.Model, optima, seconds: float) -> None:
+    """Add the ``warm_start`` group (every chain's optimum) to ``tree``, in place."""
+    import xarray as xr
+
+    from bayesstack.inference.warmstart import GROUP, to_dataset
+
+    tree[GROUP] = xr.DataTree(to_dataset(model, optima, seconds))
+
+
+# --- pm.sample (PyMC's NUTS) ----------------------------------------------------------------
+def sample_pm(model: pm.Model, s, progressbar: bool, spec: Spec | None = None) -> xr.DataTree:
+    """Sample through ``pm.sample`` (PyMC's NUTS) with per-chain starts."""
     import pymc as pm
 
-    initvals = chain_initial_points(model, s.seed, s.chains, s.init)
-    kw: dict = {}
-    if s.sampler == "pymc":
-        kw = {"init": "adapt_diag" if initvals else "jitter+adapt_diag", "cores": s.n_cores}
-        if s.n_cores > 1:
-            kw["mp_ctx"] = "forkserver"
-    else:
-        require(s.sampler)
-        import jax
-        import pymc.sampling.jax  # asks for many CPU devices if JAX has not started
-
-        nuts: dict = {"jitter": False} if initvals else {}
-        if jax.local_device_count() < s.chains:  # JAX started first with fewer: no pmap
-            nuts["chain_method"] = "vectorized"
-        if nuts:
-            kw["nuts"] = nuts
-    return pm.sample(
+    optima, seconds = (), 0.0
+    if s.init == "map":
+        optima, seconds = map_starts(model, spec, s.seed, s.chains, s.n_cores)
+    starts = [o.position for o in optima] or None
+    initvals = chain_initial_points(model, s.seed, s.chains, s.init, starts)
+    kw: dict = {"init": "adapt_diag" if initvals else "jitter+adapt_diag", "cores": s.n_cores}
+    if s.n_cores > 1:
+        kw["mp_ctx"] = "forkserver"
+    tree = pm.sample(
         draws=s.draws,
         tune=s.tune,
         chains=s.chains,
@@ -382,6 +439,9 @@ def sample_pm(model: pm.Model, s, progressbar: bool) -> xr.DataTree:
         quiet=True,
         **kw,
     )
+    if optima:
+        add_warm_start(tree, model, optima, seconds)
+    return tree
 
 
 def clear_caches() -> None:

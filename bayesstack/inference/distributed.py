@@ -179,4 +179,6 @@ def run_chains_dask(
     if [c.chain for c in done] != list(range(settings.chains)):
         raise BayesstackError("dask: the tasks did not return every chain")  # pragma: no cover
     compile_time = max(r.compile_time for r in results)
-    return ChainRun(done, compile_time, wall, sum(r.cpu_time for r in results))
+    # with init="map" every task found the same optima (all chains'): keep the first task's
+    optima, warm = results[0].optima, results[0].warm_seconds
+    return ChainRun(done, compile_time, wall, sum(r.cpu_time for r in results), optima, warm)

@@ -145,7 +145,19 @@ def chain_program(
     tune, draws, target_accept, max_treedepth
         NUTS settings; they are part of the compiled program.
     """
-    full_key = (*key, tune, draws, target_accept, max_treedepth)
+
+    def make(logp_fn, out_fn):
+        return _chain_fn(logp_fn, out_fn, tune, draws, target_accept, max_treedepth)
+
+    return compiled_program(model, ("nuts", *key, tune, draws, target_accept, max_treedepth), make)
+
+
+def compiled_program(model: pm.Model, full_key: tuple, make: Callable) -> tuple[ChainProgram, bool]:
+    """A cached, compiled single-chain program: ``make(logp_fn, out_fn)`` gives its function.
+
+    The function takes ``(key, start, data)`` (see :class:`ChainProgram`); ``full_key``
+    identifies the graph and every setting compiled into the program.
+    """
     with _LOCK:
         prog = _CACHE.get(full_key)
         if prog is not None:
@@ -155,7 +167,7 @@ def chain_program(
 
         t0 = time.perf_counter()
         logp_fn, out_fn, vnames, dnames, onames = jaxify_model(model)
-        fn = _chain_fn(logp_fn, out_fn, tune, draws, target_accept, max_treedepth)
+        fn = make(logp_fn, out_fn)
         ip = model.initial_point()
         start = tuple(np.asarray(ip[n], dtype="float64") for n in vnames)
         data = data_arrays(model, dnames)
@@ -169,7 +181,9 @@ def chain_program(
         return prog, True
 
 
-def run_chain(prog: ChainProgram, seed: int, start: dict, data: tuple) -> tuple[dict, dict, int]:
+def run_chain(
+    prog: ChainProgram, seed: int, start: dict, data: tuple, stats: tuple[str, ...] = STATS
+) -> tuple[dict, dict, int]:
     """Run one chain: outputs and stats (numpy, leading dim ``draw``), warmup leapfrog steps.
 
     Parameters
@@ -182,13 +196,15 @@ def run_chain(prog: ChainProgram, seed: int, start: dict, data: tuple) -> tuple[
         Unconstrained start, keyed by value-variable name.
     data : tuple
         Data arrays in ``prog.data_names`` order.
+    stats : tuple of str
+        Names of the program's statistics, in its order.
     """
     import jax
 
     z0 = tuple(np.asarray(start[n], dtype="float64") for n in prog.value_names)
-    out, stats, n_warm = prog.run(jax.random.key(seed), z0, data)
+    out, out_stats, n_warm = prog.run(jax.random.key(seed), z0, data)
     draws = {n: np.asarray(v) for n, v in zip(prog.out_names, out, strict=True)}
-    return draws, {n: np.asarray(v) for n, v in zip(STATS, stats, strict=True)}, int(n_warm)
+    return draws, {n: np.asarray(v) for n, v in zip(stats, out_stats, strict=True)}, int(n_warm)
 
 
 def data_arrays(model: pm.Model, names: tuple[str, ...] | list[str]) -> tuple[np.ndarray, ...]:

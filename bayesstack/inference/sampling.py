@@ -13,7 +13,14 @@ from bayesstack.errors import BayesstackError
 from bayesstack.inference.backends import run_chains, sample_pm, to_datatree
 from bayesstack.inference.io import SPEC_ATTR
 from bayesstack.inference.progress import fit_progress
-from bayesstack.inference.settings import DEFAULT_SAMPLER, PER_CHAIN, FitSettings, require
+from bayesstack.inference.settings import (
+    DEFAULT_INIT,
+    DEFAULT_SAMPLER,
+    PER_CHAIN,
+    SAMPLERS,
+    FitSettings,
+    require,
+)
 from bayesstack.limits import check_size
 from bayesstack.model.builder import build_model
 from bayesstack.registry import FAMILIES
@@ -21,7 +28,7 @@ from bayesstack.spec import Spec
 
 log = logging.getLogger(__name__)
 
-Sampler = Literal["numpyro", "nutpie", "pymc", "blackjax"]
+Sampler = Literal["numpyro", "adjusted_mclmc", "mclmc", "nutpie", "pymc"]
 
 
 def fit(
@@ -38,7 +45,7 @@ def fit(
     chains: int = 4,
     seed: int = 0,
     sampler: Sampler = DEFAULT_SAMPLER,
-    init: Literal["uniform", "prior", "jitter"] = "uniform",
+    init: Literal["uniform", "map", "prior", "jitter"] = DEFAULT_INIT,
     target_accept: float = 0.8,
     cores: int | None = None,
     trials=None,
@@ -53,7 +60,7 @@ def fit(
     chains_per_task: int | None = None,
     allow_large: bool = False,
 ) -> xr.DataTree:
-    """Fit ``spec`` to data by NUTS and return an ArviZ ``DataTree``.
+    """Fit ``spec`` to data by MCMC and return an ArviZ ``DataTree``.
 
     Parameters
     ----------
@@ -80,18 +87,24 @@ def fit(
         Kept draws, tuning steps and chains per run (PyMC's names).
     seed : int
         Run seed; chain starts, sampler streams and predictive draws derive from it.
-    sampler : {"numpyro", "nutpie", "pymc", "blackjax"}
-        NUTS implementation. ``"numpyro"`` (default, the fastest: ``docs/performance.md``)
-        samples the PyMC model's JAX graph with numpyro's NUTS; ``"nutpie"`` its numba graph.
-        Both run each chain as its own sampler with seeds derived from ``seed``, so the draws
-        of chain ``c`` are the same whatever ``chains``, ``cores`` or Dask.
-    init : {"uniform", "prior", "jitter"}
+    sampler : {"numpyro", "adjusted_mclmc", "mclmc", "nutpie", "pymc"}
+        ``"numpyro"`` (default: ``docs/performance.md``) samples the PyMC model's JAX graph
+        with numpyro's NUTS; ``"adjusted_mclmc"`` with blackjax's Metropolis-adjusted
+        microcanonical sampler (exact); ``"mclmc"`` with unadjusted MCLMC (MILE's sampler:
+        fast, with a small discretisation bias); ``"nutpie"`` samples its numba graph with
+        nutpie's NUTS; ``"pymc"`` with PyMC's NUTS. All but ``"pymc"`` run each chain as its
+        own sampler with seeds derived from ``seed``, so the draws of chain ``c`` are the same
+        whatever ``cores`` or Dask (and, except with ``init="map"``, ``chains``).
+    init : {"uniform", "map", "prior", "jitter"}
         ``"uniform"``: every chain starts at its own U(-2, 2) draw on the unconstrained scale
-        (Stan's dispersed default); ``"prior"``: at its own draw from the prior (very
-        dispersed; unwise with wide priors);
-        ``"jitter"``: PyMC's default jittered start.
+        (Stan's dispersed default); ``"map"``: at the optimum L-BFGS reaches from that draw,
+        restarting from a new draw when the optimum is light (far below the other chains'
+        best; the run's ``warm_start`` group records every chain's optimum,
+        :mod:`bayesstack.inference.warmstart`); ``"prior"``: at its own draw from the prior
+        (very dispersed; unwise with wide priors); ``"jitter"``: PyMC's default jittered
+        start.
     target_accept : float
-        NUTS target acceptance rate.
+        Target acceptance rate (NUTS; the step size of ``"adjusted_mclmc"``).
     cores : int, optional
         Parallel chains (default: all cores). With Dask: chains running at once per task.
     trials, feature_names, target, dataset
@@ -121,9 +134,9 @@ def fit(
     xarray.DataTree
         Groups ``posterior``, ``sample_stats``, ``log_likelihood``, ``posterior_predictive``,
         ``observed_data`` and ``constant_data`` (and ``prior``, ``prior_predictive`` on
-        request); attrs ``bayesstack_spec`` (JSON), ``feature_names`` (JSON), ``target``,
-        ``dataset``, ``preprocessing`` (JSON), ``bayesstack_version`` and ``fit_settings``
-        (JSON).
+        request, ``warm_start`` with ``init="map"``); attrs ``bayesstack_spec`` (JSON),
+        ``feature_names`` (JSON), ``target``, ``dataset``, ``preprocessing`` (JSON),
+        ``bayesstack_version`` and ``fit_settings`` (JSON).
     """
     import sys
 
@@ -229,7 +242,7 @@ def dataset_of(spec: Spec, X, y, *, trials=None, feature_names=None, target=None
 def _sample(model, spec, settings, show, client, scheduler, chains_per_task):
     """The chains, here or on Dask, as a DataTree (log-likelihood only from the JAX route)."""
     if settings.sampler not in PER_CHAIN:
-        return sample_pm(model, settings, show)  # pm.sample's own progress bar
+        return sample_pm(model, settings, show, spec)  # pm.sample's own progress bar
     dask = client is not None or scheduler is not None
     with fit_progress(show, 0 if dask else settings.chains, spec.name, settings.sampler) as pr:
         if dask:
@@ -251,7 +264,7 @@ def _sample_per_chain(model, spec, settings, progress, client, scheduler, chains
         )
     else:
         run = run_chains(model, spec, settings, range(settings.chains), settings.n_cores, progress)
-    return to_datatree(model, run, library=settings.sampler, tune=settings.tune)
+    return to_datatree(model, run, library=SAMPLERS[settings.sampler], tune=settings.tune)
 
 
 #: Streams of the run seed beside the chains': ``default_rng([seed, stream])``.

@@ -17,14 +17,20 @@ SAMPLERS: dict[str, str] = {
     "numpyro": "numpyro",
     "nutpie": "nutpie",
     "pymc": "pymc",
-    "blackjax": "blackjax",
+    "adjusted_mclmc": "blackjax",
+    "mclmc": "blackjax",
 }
 #: The default sampler, chosen by measurement (``docs/performance.md``).
 DEFAULT_SAMPLER = "numpyro"
 #: Samplers whose chains run one by one (here and on Dask), each from its own seeds.
-PER_CHAIN = ("numpyro", "nutpie")
-#: Starting points: U(-2, 2) on the unconstrained scale, a prior draw, or PyMC's jitter.
-INITS = ("uniform", "prior", "jitter")
+PER_CHAIN = ("numpyro", "nutpie", "adjusted_mclmc", "mclmc")
+#: Samplers that run the PyMC model's log density converted to JAX.
+JAX_SAMPLERS = ("numpyro", "adjusted_mclmc", "mclmc")
+#: Starting points: U(-2, 2) on the unconstrained scale, its optimum (``"map"``), a prior
+#: draw, or PyMC's jitter.
+INITS = ("uniform", "map", "prior", "jitter")
+#: The default starting points.
+DEFAULT_INIT = "uniform"
 
 
 def require(sampler: str) -> None:
@@ -32,8 +38,7 @@ def require(sampler: str) -> None:
     pkg = SAMPLERS[sampler]
     if importlib.util.find_spec(pkg) is None:
         raise BayesstackError(
-            f"sampler: {sampler!r} needs the package {pkg!r}; "
-            f"install it with: pip install 'bayesstack[jax]'"
+            f"sampler: {sampler!r} needs the package {pkg!r}; install it with: pip install {pkg}"
         )
 
 
@@ -46,7 +51,7 @@ class FitSettings:
     chains: int = 4
     seed: int = 0
     sampler: str = DEFAULT_SAMPLER
-    init: str = "uniform"
+    init: str = DEFAULT_INIT
     target_accept: float = 0.8
     cores: int | None = None
 
