@@ -41,8 +41,7 @@ from bayesstack.geometry.modes import (
     mode_pairs,
 )
 from bayesstack.geometry.optimize import MapResult, multistart_map
-from bayesstack.model.network import flatten, param_dims, unflatten, weight_names
-from bayesstack.spec import Spec
+from bayesstack.model.network import flatten, unflatten
 
 log = logging.getLogger(__name__)
 
@@ -378,36 +377,6 @@ def _fmt(v: float | None) -> str:
 
 
 # --- run -> arrays ---------------------------------------------------------------------------
-def weight_draws(ds: xr.Dataset, spec: Spec) -> dict[str, np.ndarray]:
-    """The weights ``W*``/``b*`` of a posterior dataset as arrays ``(chain, draw, ...)``.
-
-    Raises
-    ------
-    BayesstackError
-        When the dataset lacks a weight of ``spec``.
-    """
-    dims = param_dims(spec)
-    missing = [k for k in weight_names(spec) if k not in ds]
-    if missing:
-        raise BayesstackError(f"run: posterior lacks the weights {', '.join(missing)}")
-    for i, layer in enumerate(spec.layers, 1):
-        n = ds.sizes.get(f"hidden{i}", layer.units)
-        if n != layer.units:
-            raise BayesstackError(
-                f"run: the posterior has {n} units in hidden{i} where its spec has "
-                f"{layer.units}; the file is damaged, fit again"
-            )
-    return {k: ds[k].transpose("chain", "draw", *dims[k]).values for k in weight_names(spec)}
-
-
-def _logp(run: xr.DataTree) -> np.ndarray | None:
-    if "sample_stats" not in run.children:
-        return None
-    stats = run["sample_stats"]
-    key = next((k for k in ("logp", "lp") if k in stats), None)
-    return None if key is None else stats[key].transpose("chain", "draw").values
-
-
 def _canonical(run: xr.DataTree, method: str) -> tuple[xr.DataTree, bool]:
     """The run with a ``canonical_posterior`` by ``method`` (reused when already there)."""
     from bayesstack.geometry.canonical import add_canonical
@@ -503,7 +472,7 @@ def analyze(
         Its ``run`` carries the ``canonical_posterior`` and ``chain_weights`` groups.
     """
     from bayesstack.geometry.symmetry import symmetry_group
-    from bayesstack.inference.io import model_from_run, spec_of
+    from bayesstack.inference.io import model_from_run, sampler_log_density, spec_of, weight_draws
 
     n_map_starts = check_int("MAP starts", n_map_starts)
     seed = check_int("seed", seed)
@@ -521,7 +490,7 @@ def analyze(
     w = weight_draws(post, spec)
     n_chains, n_draws = w["W1"].shape[:2]
     theta = flatten(w, spec, 2)
-    logp = _logp(run)
+    logp = sampler_log_density(run)
 
     clock.stage("canonicalisation")
     run, reused = _canonical(run, canonical_method)

@@ -42,7 +42,7 @@ from bayesstack.geometry.symmetry import (
     identity_element,
     sample_shape,
 )
-from bayesstack.inference.io import spec_of
+from bayesstack.inference.io import sampler_log_density, spec_of, weight_draws
 from bayesstack.model.network import param_dims, weight_names
 from bayesstack.registry import ACTIVATIONS
 from bayesstack.spec import Spec
@@ -430,16 +430,8 @@ def add_canonical(
         raise BayesstackError("run: no 'posterior' group")
     post = run["posterior"].to_dataset()
     dims = param_dims(spec)
-    missing = [k for k in weight_names(spec) if k not in post]
-    if missing:
-        raise BayesstackError(f"run: posterior lacks the weights {', '.join(missing)}")
-    params = {k: post[k].transpose("chain", "draw", *dims[k]).values for k in weight_names(spec)}
-    logp = None
-    if "sample_stats" in run.children:
-        stats = run["sample_stats"]
-        key = next((k for k in ("logp", "lp") if k in stats), None)
-        if key is not None:
-            logp = stats[key].transpose("chain", "draw").values
+    params = weight_draws(post, spec)
+    logp = sampler_log_density(run)
     res = canonicalize(
         spec, params, method=method, logp=logp, rescale=rescale, max_iter=max_iter, tol=tol
     )

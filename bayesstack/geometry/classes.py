@@ -33,7 +33,7 @@ import numpy as np
 
 from bayesstack.geometry.evidence import ModeClass, Ridge, stabiliser_order
 from bayesstack.geometry.mass import bridge_log_mass, laplace_log_mass, log_mean_exp
-from bayesstack.geometry.modes import ModeClusters, align_to
+from bayesstack.geometry.modes import ModeClusters, image_residual
 from bayesstack.model.network import flatten, forward, unflatten
 from bayesstack.spec import Spec
 
@@ -78,10 +78,7 @@ def _eta_distance(a: np.ndarray, b: np.ndarray, scale: np.ndarray) -> float:
 
 
 def _nearest_optimum(spec, mp, theta_c: np.ndarray, d: int) -> int:
-    dist = [
-        float(np.max(np.abs(align_to(spec, mp.theta[g], theta_c, d) - mp.theta[g]) / mp.scale))
-        for g in range(mp.n_raw)
-    ]
+    dist = [image_residual(spec, mp.theta[g], theta_c, mp.scale, d) for g in range(mp.n_raw)]
     return int(np.argmin(dist))
 
 

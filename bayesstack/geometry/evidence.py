@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from bayesstack.geometry.mass import mass_shares
+from bayesstack.geometry.modes import components
 
 #: Default share below which a class is a trapped local mode.
 MIN_MASS = 1e-3
@@ -219,16 +220,6 @@ def assign_shares(classes: Sequence[ModeClass], min_mass: float = MIN_MASS) -> l
     ]
 
 
-def _components(n: int, linked) -> list[set[int]]:
-    label = list(range(n))
-    for j in range(n):
-        for i in range(j):
-            if linked(i, j) and label[i] != label[j]:
-                old, new = label[j], label[i]
-                label = [new if x == old else x for x in label]
-    return [{i for i in range(n) if label[i] == g} for g in sorted(set(label))]
-
-
 def decide(
     classes: Sequence[ModeClass],
     *,
@@ -261,8 +252,8 @@ def decide(
                 heavy[j].likelihood_images
             )
 
-        groups = _components(len(heavy), linked)
-        return Verdict.BEYOND if len(groups) >= 2 else Verdict.LIKELIHOOD
+        groups = components(len(heavy), linked)
+        return Verdict.BEYOND if groups.max() >= 1 else Verdict.LIKELIHOOD
     if continuous_posterior and ridge is not None and ridge.flat:
         return Verdict.RIDGE
     best = heavy[0] if heavy else (classes[0] if classes else None)

@@ -135,11 +135,16 @@ class HessianCheck:
         }
 
 
+def hessian_cost(n_obs: int, n_weights: int) -> float:
+    """The work of one weight Hessian, in the budget's units (see the module docstring)."""
+    return n_weights * (float(n_obs) * (n_weights + _OBS_WORK) + _PASS_OVERHEAD)
+
+
 def select_draws(
     n_chains: int, n_draws: int, n_obs: int, n_weights: int, budget: float = BUDGET
 ) -> tuple[np.ndarray, np.ndarray]:
     """Chain and draw indices to evaluate: all, or evenly spaced ones within ``budget``."""
-    cost = n_weights * (float(n_obs) * (n_weights + _OBS_WORK) + _PASS_OVERHEAD)
+    cost = hessian_cost(n_obs, n_weights)
     n = n_chains * n_draws
     if n * cost > budget:
         n = max(n_chains, int(budget // cost))

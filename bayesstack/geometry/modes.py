@@ -122,7 +122,7 @@ class ModeClusters:
 
     def distance(self, i: int, j: int) -> float:
         """Distance between the centres of modes ``i`` and ``j``, in units of ``scale``."""
-        return float(np.max(np.abs(self.centers[i] - self.centers[j]) / self.scale))
+        return distance(self.centers[i], self.centers[j], self.scale)
 
     def to_dict(self) -> dict[str, Any]:
         """Summary (no per-draw arrays)."""
@@ -307,6 +307,37 @@ def align_to(spec: Spec, reference: np.ndarray, other: np.ndarray, n_features: i
     return flatten({k: res.params[k] for k in weight_names(spec)}, spec, 1)[0]
 
 
+def distance(a: np.ndarray, b: np.ndarray, scale: np.ndarray) -> float:
+    """The distance of this module: largest ``|a - b| / scale`` over coordinates (Chebyshev)."""
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b)) / scale))
+
+
+def image_residual(
+    spec: Spec, reference: np.ndarray, other: np.ndarray, scale: np.ndarray, n_features: int
+) -> float:
+    """How far ``other`` stays from ``reference`` after the best alignment by the group.
+
+    :func:`distance` (units of ``scale``) between ``reference`` and :func:`align_to` of
+    ``other``: at most the clustering threshold when ``other`` is an image of ``reference``.
+    """
+    return distance(reference, align_to(spec, reference, other, n_features), scale)
+
+
+def components(n: int, linked) -> np.ndarray:
+    """Connected components of ``0..n-1`` under ``linked(i, j)`` (single linkage).
+
+    Returns each item's component, numbered in order of first appearance.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    pairs = [(i, j) for j in range(1, n) for i in range(j) if linked(i, j)]
+    rows, cols = (np.array(x, dtype=int) for x in zip(*pairs, strict=True)) if pairs else ([], [])
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    return np.unique(label, return_inverse=True)[1] if n else label
+
+
 def mode_pairs(
     spec: Spec,
     clusters: ModeClusters,
@@ -341,9 +372,8 @@ def mode_pairs(
     thr = clusters.threshold if threshold is None else float(threshold)
 
     def pair(i: int, j: int) -> ModePair:
-        ci = clusters.centers[i]
-        moved = align_to(spec, ci, clusters.centers[j], n_features)
-        res = float(np.max(np.abs(ci - moved) / clusters.scale))
+        c = clusters.centers
+        res = image_residual(spec, c[i], c[j], clusters.scale, n_features)
         return ModePair(i, j, clusters.distance(i, j), res, res <= thr)
 
     k = clusters.n_modes
@@ -362,15 +392,6 @@ def mode_pairs(
 
 def count_orbits(n_modes: int, pairs: tuple[ModePair, ...]) -> int:
     """Number of classes of modes under "is an image of" (connected components)."""
-    parent = list(range(n_modes))
-
-    def root(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for p in pairs:
-        if p.symmetric:
-            parent[root(p.j)] = root(p.i)
-    return len({root(a) for a in range(n_modes)})
+    images = {(p.i, p.j) for p in pairs if p.symmetric}
+    labels = components(n_modes, lambda i, j: (i, j) in images)
+    return int(labels.max()) + 1 if n_modes else 0

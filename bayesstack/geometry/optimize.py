@@ -54,7 +54,7 @@ from threadpoolctl import threadpool_limits
 
 from bayesstack.errors import check_int
 from bayesstack.geometry.hessian import WeightHessian
-from bayesstack.geometry.modes import THRESHOLD, align_to
+from bayesstack.geometry.modes import THRESHOLD, components, distance, image_residual
 from bayesstack.model.network import forward, unflatten, weight_names
 from bayesstack.spec import Spec
 
@@ -324,11 +324,12 @@ def multistart_map(
     maxima = np.flatnonzero(~saddle)
     if not maxima.size:
         return _empty(density, n_starts, scale, len(xs), int(saddle.sum()), ends, from_draw)
-    local = _components(maxima.size, lambda i, j: _dist(theta, maxima, i, j, scale) <= 0.1)
-    group = _components(maxima.size, lambda i, j: _dist(theta, maxima, i, j, scale) <= same_tol)
+    pts = theta[maxima]
+    local = components(maxima.size, lambda i, j: distance(pts[i], pts[j], scale) <= 0.1)
+    group = components(maxima.size, lambda i, j: distance(pts[i], pts[j], scale) <= same_tol)
     reps = maxima[[int(np.flatnonzero(group == g)[0]) for g in range(group.max() + 1)]]
     eta = forward(spec, unflatten(theta[reps], spec, d), X)
-    orbit = _components(
+    orbit = components(
         reps.size, _same_up_to_symmetry(spec, theta[reps], lps[reps], eta, scale, same_tol, d)
     )
     start_optimum = np.full(n_starts, -1)
@@ -382,20 +383,6 @@ def _laplace_sd(H: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(np.abs(np.diag(cov)), 1e-24))
 
 
-def _dist(theta, idx, i, j, scale) -> float:
-    return float(np.max(np.abs(theta[idx[i]] - theta[idx[j]]) / scale))
-
-
-def _components(n: int, linked) -> np.ndarray:
-    """Single-linkage classes of ``0..n-1`` under ``linked(i, j)``, numbered by first member."""
-    label = np.arange(n)
-    for j in range(1, n):
-        for i in range(j):
-            if label[i] != label[j] and linked(i, j):
-                label[label == label[j]] = label[i]
-    return np.unique(label, return_inverse=True)[1]
-
-
 def _same_up_to_symmetry(spec, theta, lps, eta, scale, tol, d):
     """``linked(i, j)``: optimum ``j`` is an image of ``i`` or the same function."""
 
@@ -403,7 +390,6 @@ def _same_up_to_symmetry(spec, theta, lps, eta, scale, tol, d):
         scale_eta = 1e-4 * (1.0 + np.max(np.abs(eta[i])))
         if abs(lps[i] - lps[j]) <= 1e-6 and np.max(np.abs(eta[i] - eta[j])) <= scale_eta:
             return True
-        moved = align_to(spec, theta[i], theta[j], d)
-        return bool(np.max(np.abs(moved - theta[i]) / scale) <= tol)
+        return image_residual(spec, theta[i], theta[j], scale, d) <= tol
 
     return linked

@@ -45,6 +45,7 @@ from bayesstack.inference.outputs import (
     with_generator,
     write_output,
 )
+from bayesstack.model.network import param_dims, weight_names
 from bayesstack.spec import Spec
 
 __all__ = [
@@ -374,7 +375,7 @@ def _check_data(run: xr.DataTree, where: str) -> int:
 
 def _check_draws(ds: xr.Dataset, spec: Spec, n_features: int, group: str, where: str) -> None:
     """The group holds exactly the spec's weights, with its shapes, finite; nothing all NaN."""
-    from bayesstack.model.network import hidden_dim, param_dims, param_shapes, weight_names
+    from bayesstack.model.network import hidden_dim, param_shapes
 
     names, dims = weight_names(spec), param_dims(spec)
     shapes = param_shapes(spec, n_features)
@@ -410,6 +411,41 @@ def _check_draws(ds: xr.Dataset, spec: Spec, n_features: int, group: str, where:
         if k in dims and not finite.all():
             bad = int(finite.size - finite.sum())
             raise _damaged(where, f"{group} {k} has {bad} NaN or infinite values of {v.size}")
+
+
+def weight_draws(ds: xr.Dataset, spec: Spec) -> dict[str, np.ndarray]:
+    """The weights ``W*``/``b*`` of a posterior dataset as arrays ``(chain, draw, ...)``.
+
+    Raises
+    ------
+    BayesstackError
+        When the dataset lacks a weight of ``spec``.
+    """
+    dims = param_dims(spec)
+    missing = [k for k in weight_names(spec) if k not in ds]
+    if missing:
+        raise BayesstackError(f"run: posterior lacks the weights {', '.join(missing)}")
+    for i, layer in enumerate(spec.layers, 1):
+        n = ds.sizes.get(f"hidden{i}", layer.units)
+        if n != layer.units:
+            raise BayesstackError(
+                f"run: the posterior has {n} units in hidden{i} where its spec has "
+                f"{layer.units}; the file is damaged, fit again"
+            )
+    return {k: ds[k].transpose("chain", "draw", *dims[k]).values for k in weight_names(spec)}
+
+
+def sampler_log_density(run: xr.DataTree) -> np.ndarray | None:
+    """The sampler's log density of every draw, ``(chain, draw)``, or None when not stored.
+
+    The unconstrained log density with the Jacobian, as the sampler saw it: ``sample_stats``
+    ``lp`` (numpyro, PyMC, blackjax) or ``logp`` (nutpie).
+    """
+    if "sample_stats" not in run.children:
+        return None
+    stats = run["sample_stats"]
+    key = next((k for k in ("logp", "lp") if k in stats), None)
+    return None if key is None else stats[key].transpose("chain", "draw").values
 
 
 def model_from_run(run: xr.DataTree, **kw):

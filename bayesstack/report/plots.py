@@ -22,7 +22,7 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure as MplFigure
 
-import bayesstack.report.modes as modes
+import bayesstack.geometry.paths as paths
 from bayesstack.inference.io import model_from_run, spec_of
 from bayesstack.model.network import param_dims, weight_names
 from bayesstack.report.compare import Comparison, ModelRow, eta_draws
@@ -281,11 +281,11 @@ def path_figure(comparison: Comparison, *, seed: int = 0) -> Figure:
     inside = (t >= 0) & (t <= 1)
     notes = []
     for ax, row in zip(axes.flat, rows, strict=False):
-        path = modes.mode_path(runs[row.name], t, seed=seed)
+        path = paths.mode_path(runs[row.name], t, seed=seed)
         top = max(path.logp_a, path.logp_b)
         rel = path.logp - top
         ax.plot(t, rel, color="C3" if row.depth else "C0", label="segment")
-        orbit = modes.orbit_path_between(runs[row.name], t[inside], seed=seed)
+        orbit = paths.orbit_path_between(runs[row.name], t[inside], seed=seed)
         if orbit is not None:
             ax.plot(t[inside], orbit.logp - top, color="C2", ls="--", lw=2, label="orbit")
             ax.legend(fontsize=7, loc="lower left")
@@ -304,7 +304,7 @@ def path_figure(comparison: Comparison, *, seed: int = 0) -> Figure:
         if path.barrier > 0:
             i = int(np.flatnonzero(inside)[np.argmin(rel[inside])])
             ax.annotate(
-                f"drop along the segment {modes.nats(path.barrier)} nats",
+                f"drop along the segment {paths.nats(path.barrier)} nats",
                 xy=(t[i], rel[i]),
                 xytext=(0.5, 0.86),
                 textcoords="axes fraction",
@@ -332,7 +332,7 @@ def path_figure(comparison: Comparison, *, seed: int = 0) -> Figure:
 
 def slice_figure(run: xr.DataTree, name: str, *, seed: int = 0, n: int = 61) -> Figure:
     """The log density on the plane through three modes (or two and a random direction)."""
-    sl = modes.mode_slice(run, n=n, seed=seed)
+    sl = paths.mode_slice(run, n=n, seed=seed)
     depth = np.maximum(np.nanmax(sl.logp) - sl.logp, 0.0)  # nats below the best point
     top = float(np.nanmax(depth))
     levels = np.array([0, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4])

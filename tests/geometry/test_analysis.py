@@ -110,7 +110,9 @@ def test_symmetric_modes_give_symmetric_multimodality(symmetric):
     )
     assert d["map_optima_raw"] >= 2 and d["map_optima_canonical"] == 1
     assert d["curvature_parameter_effects"] > 0.01 and d["curvature_inputs"] > 0.01
-    assert d["hessian_negdef_fraction"] <= 1.0
+    # the synthetic draws scatter more widely than the posterior: some leave the concave
+    # region around each image (0.55 of the 1200 evaluated are negative definite)
+    assert 0.3 < d["hessian_negdef_fraction"] < 0.8 and d["hessian"]["n_evaluated"] == 1200
     assert len(d["modes"]) == 1 and d["modes"][0]["chain_share"] == pytest.approx(1.0)
 
 

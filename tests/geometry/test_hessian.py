@@ -6,6 +6,7 @@ from scipy.special import expit
 from bayesstack.geometry.hessian import (
     WeightHessian,
     hessian_check,
+    hessian_cost,
     is_negdef,
     select_draws,
 )
@@ -90,7 +91,8 @@ def test_select_draws_thins_evenly_within_budget():
     assert c.size == d.size == 400
     c, d = select_draws(8, 1000, n_obs=1000, n_weights=561)
     assert np.array_equal(np.bincount(c), np.ones(8, dtype=int))  # one draw per chain
-    c, d = select_draws(2, 1000, n_obs=200, n_weights=25, budget=100 * 25 * (200 * 55 + 3e4))
+    budget = 100 * hessian_cost(200, 25)  # room for exactly 100 Hessians
+    c, d = select_draws(2, 1000, n_obs=200, n_weights=25, budget=budget)
     assert c.size == 100 and np.array_equal(np.bincount(c), [50, 50])
     assert d[:50].tolist() == sorted(set(d[:50].tolist()))
 

@@ -124,7 +124,7 @@ def test_explicit_starts_are_constrained_values(gaussian_data):
     np.testing.assert_allclose(res.theta[0], ridge_map(X, y)[0], atol=1e-8)
 
 
-def test_kinked_posterior_still_converges():
+def test_kinked_posterior_still_converges(monkeypatch):
     """ReLU units and a Laplace prior put the optima on kinks, where the gradient jumps and
     never falls below gtol_check; L-BFGS's own convergence then counts."""
     from bayesstack.spec import load_spec
@@ -133,8 +133,20 @@ def test_kinked_posterior_still_converges():
     ds = load_dataset("teacher-poisson")
     model = build_model(spec, ds.X, ds.y)
     # 20 L-BFGS iterations and the Newton polish leave the gradient above 1e-3 at every start
+    from bayesstack.geometry import optimize
+
+    calls = []
+    real = optimize.minimize
+
+    def spy(*args, **kw):
+        calls.append((kw.get("method"), kw.get("options", {}).get("maxiter")))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(optimize, "minimize", spy)
     res = multistart_map(model, spec, n_starts=4, seed=0, maxiter=20)
     assert res.n_converged == 4 and res.n_raw == 1 and res.n_canonical == 1
+    # every start needed the L-BFGS fallback after the stalled Newton polish
+    assert calls.count(("L-BFGS-B", optimize.FALLBACK_MAXITER)) == 4
 
 
 def test_negative_start_count_is_a_user_error(gaussian_data):

@@ -346,7 +346,9 @@ def test_identity_and_random_elements():
         random_element(spec, None, rng, kind="prior")
     sig = random_element(make_spec("sigmoid", [3]), None, rng, size=50)
     assert np.all(sig.sign[0] == 1)  # reflections are not posterior symmetries
-    assert json.dumps(identity_element(spec).to_dict())
+    ident = json.loads(json.dumps(identity_element(spec).to_dict()))
+    assert ident["perm"] == [[0, 1, 2], [0, 1]] and ident["sign"] == [[1.0] * 3, [1.0] * 2]
+    assert ident["matrix"] == [None, None]
 
 
 def test_continuous_symmetries_are_typed_records_and_the_group_is_named():

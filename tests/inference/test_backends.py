@@ -154,10 +154,26 @@ def test_chain_draws_do_not_depend_on_chains_or_cores(runs, spec, data, sampler)
     assert two.posterior.attrs["compile_time"] == 0.0  # the compiled model was reused
 
 
-def test_chains_start_dispersed(runs):
-    for run in runs.values():
-        w = run.posterior["W1"].isel(draw=0).values
-        assert not np.allclose(w[0], w[1], atol=0.1)
+def test_chains_start_at_their_own_dispersed_points(spec, data, monkeypatch):
+    """Every chain's sampler starts at its own U(-2, 2) draw on the unconstrained scale."""
+    seen, real = {}, jaxnuts.run_chain
+
+    def spy(prog, seed, start, *args, **kw):
+        seen[seed] = {k: np.array(v) for k, v in start.items()}
+        return real(prog, seed, start, *args, **kw)
+
+    monkeypatch.setattr(jaxnuts, "run_chain", spy)
+    bs.fit(spec, *data, chains=4, tune=TUNE, draws=DRAWS, seed=5)
+    seeds = backends.chain_seeds(5, 4)
+    expected = backends.chain_starts(build_model(spec, *data), [a for a, _ in seeds], "uniform")
+    assert sorted(seen) == sorted(b for _, b in seeds)
+    for (_, b), start in zip(seeds, expected, strict=True):
+        assert seen[b].keys() == start.keys()
+        for k in start:
+            np.testing.assert_array_equal(seen[b][k], start[k])
+    flat = np.array([np.concatenate([np.ravel(s[k]) for k in sorted(s)]) for s in expected])
+    assert np.all(np.abs(flat) < backends.INIT_RADIUS)
+    assert flat.std(axis=0).mean() > 0.8  # spread like U(-2, 2) (sd 1.15), not one point
 
 
 def test_many_chains_use_every_core(spec, data, monkeypatch):

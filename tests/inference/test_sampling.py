@@ -35,17 +35,12 @@ def test_layout_and_attrs(tanh_run):
     assert json.loads(run.attrs["fit_settings"])["seed"] == 11
 
 
-def test_chains_start_dispersed(tanh_run):
-    # different chains start from different prior draws: first draws differ a lot
-    w = tanh_run.posterior["W1"].isel(draw=0).values
-    assert not np.allclose(w[0], w[1], atol=0.1)
-
-
 def test_same_seed_same_draws(tanh_run):
-    """Same seed, same machine, recompiled model (warm compile cache): identical draws."""
-    backends._NUTPIE_CACHE.clear()
+    """Same seed, same machine, the model compiled again from scratch: identical draws."""
+    backends.clear_caches()  # every compiled program (numpyro's and nutpie's) is gone
     spec = bs.load_spec("models/stack1-tanh.toml")
     again = bs.fit(spec, load_dataset("teacher-gaussian"), chains=2, draws=100, tune=100, seed=11)
+    assert again.posterior.attrs["compile_time"] > 0  # it did compile, not reuse
     xr.testing.assert_equal(again.posterior.to_dataset(), tanh_run.posterior.to_dataset())
     other = bs.fit(spec, load_dataset("teacher-gaussian"), chains=2, draws=100, tune=100, seed=12)
     assert not np.array_equal(other.posterior["W1"].values, tanh_run.posterior["W1"].values)
@@ -131,4 +126,4 @@ def test_numpy_integer_settings_are_plain_ints():
     s = FitSettings(draws=np.int64(10), tune=np.int32(0), chains=np.int64(2), seed=np.uint32(7))
     assert (s.draws, s.tune, s.chains, s.seed) == (10, 0, 2, 7)
     assert all(type(v) is int for v in (s.draws, s.tune, s.chains, s.seed))
-    json.dumps(s.to_dict())  # the run's attrs hold it as JSON
+    assert json.loads(json.dumps(s.to_dict()))["tune"] == 0  # the run's attrs hold it as JSON

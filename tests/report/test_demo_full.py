@@ -1,16 +1,16 @@
-"""The full demo, timed (slow: run with ``pytest -m slow``)."""
+"""The full demo (slow: run with ``pytest -m slow``); its time is measured by `make demo`."""
 
-import time
+import json
 
 import pytest
 
 
 @pytest.mark.slow
-def test_full_demo_in_ten_minutes(tmp_path):
-    from bayesstack.demo import run_demo
+def test_full_demo_writes_a_verdict_per_model(tmp_path):
+    from bayesstack.demo import MODELS, POLY_NAME, run_demo
 
-    t0 = time.perf_counter()
     html = run_demo(tmp_path / "demo", progress=False)
-    wall = time.perf_counter() - t0
     assert html.is_file()
-    assert wall < 12 * 60, f"full demo took {wall:.0f} s"
+    for name in (*MODELS, POLY_NAME):
+        geo = json.loads((tmp_path / "demo" / "runs" / f"{name}.geometry.json").read_text())
+        assert geo["verdict"] and abs(sum(geo["chain_weights"]) - 1) < 1e-9

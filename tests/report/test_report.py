@@ -9,9 +9,9 @@ import pytest
 
 import bayesstack as bs
 from bayesstack.errors import BayesstackError
+from bayesstack.geometry.paths import log_density, mode_path
 from bayesstack.report import compare_runs
 from bayesstack.report.answer import answer_paragraph
-from bayesstack.report.modes import log_density, mode_path
 
 pytestmark = pytest.mark.filterwarnings("ignore:Estimated shape parameter")
 

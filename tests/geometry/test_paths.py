@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from bayesstack.geometry.paths import log_density, mode_pair
 from bayesstack.geometry.symmetry import apply, random_element
 from bayesstack.model.network import forward
-from bayesstack.report.modes import log_density, mode_pair
 from bayesstack.spec import Layer, Spec
 from bayesstack.testing import run_from_draws
 
