@@ -7,11 +7,16 @@ different symmetric image). The default is the issue's size (c): D = 5, N = 1000
 
 ``--run PATH`` times a saved run instead (e.g. a real size-(c) fit of 8 x 1000 draws).
 
+``--fit SIZE`` fits a benchmark size (``benchmarks.models.SIZES``) with ``bs.fit``'s defaults
+(8 chains x 1000 draws after 1000 tuning steps, seed 0), then prints the analysis time as a ratio
+of that fit's own time (the target is at most 0.15), and the analysis time on the first 250, 500
+and 1000 draws of every chain, so that its growth in draws can be read off (linear or better).
+
 CPU time is printed beside wall time: on a busy machine it is the better guide. The libraries
 the analysis uses (JAX, PyTensor, PyMC, ArviZ) are imported before the clock starts, as they
 are after the fit that made the run; their import time is printed separately.
 
-Run:  .venv/bin/python -m benchmarks geometry [--hidden 10,10] [--run PATH]
+Run:  .venv/bin/python -m benchmarks geometry [--hidden 10,10] [--run PATH] [--fit c]
       [--map-starts K] [--no-map-from-chains] [--directions M] [--no-curvature]
       [--hessian-budget B] [--max-cells C]
 
@@ -75,6 +80,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     """The options of ``python -m benchmarks geometry``."""
     ap.add_argument("--hidden", default="10,10", help="hidden units per layer")
     ap.add_argument("--run", default=None, help="a saved run to analyse instead")
+    ap.add_argument("--fit", default=None, help="fit this benchmark size; print analysis/fit")
     ap.add_argument("--map-starts", type=int, default=0, help="dispersed MAP starts")
     ap.add_argument("--no-map-from-chains", action="store_true")
     ap.add_argument("--directions", type=int, default=None, help="curvature directions")
@@ -83,8 +89,45 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--max-cells", type=float, default=None, help="R-hat thinning budget")
 
 
+def fit_ratio(size: str, seed: int = 0) -> None:
+    """Fit a benchmark size with the defaults, then time its analysis against the fit."""
+    import os
+    import tempfile
+
+    import bayesstack as bs
+    from bayesstack.geometry import analyze
+    from benchmarks.models import SIZES
+
+    bench = SIZES[size]
+    X, y = bench.data(seed)
+    print(f"size {size}: N = {bench.n}, D = {bench.d}, hidden {list(bench.hidden)}")
+    print(f"load average before the fit: {os.getloadavg()[0]:.1f}")
+    t, c = time.perf_counter(), time.process_time()
+    run = bs.fit(bench.spec(), X, y, chains=8, draws=1000, tune=1000, seed=seed)
+    fit_wall, fit_cpu = time.perf_counter() - t, time.process_time() - c
+    print(f"fit (8 x 1000 + 1000, compile included): {fit_wall:.1f} s wall, {fit_cpu:.1f} s CPU")
+    saved = os.path.join(tempfile.mkdtemp(prefix="bayesstack-bench-"), f"size-{size}.zarr")
+    bs.save(run, saved)
+    print(f"the fit is saved at {saved} (time it again with --run)")
+    for n_draws in (250, 500, 1000):
+        part = run.isel(draw=slice(0, n_draws))
+        print(f"load average: {os.getloadavg()[0]:.1f}")
+        t, c = time.perf_counter(), time.process_time()
+        res = analyze(part)
+        an_wall, an_cpu = time.perf_counter() - t, time.process_time() - c
+        print(
+            f"analysis of {n_draws} draws per chain: {an_wall:.1f} s wall, {an_cpu:.1f} s CPU; "
+            f"analysis/fit {an_wall / fit_wall:.2f} wall, {an_cpu / fit_cpu:.2f} CPU "
+            f"(target <= 0.15 at 1000 draws); verdict {res.verdict}"
+        )
+        for k, v in res.timings.items():
+            print(f"  {k:<18} {v:6.2f} s")
+
+
 def run(args: argparse.Namespace) -> None:
     """Print timings of canonicalisation and of the full analysis."""
+    if args.fit:
+        return fit_ratio(args.fit)
     t = time.perf_counter()
     import arviz  # noqa: F401
     import jax  # noqa: F401

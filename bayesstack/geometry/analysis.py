@@ -788,7 +788,8 @@ def _notes(r: GeometryResult) -> list[str]:
         notes.append(f"{len(sw)} of {r.chains} chains switch between raw modes during sampling")
     if not r.continuous_posterior_symmetry and r.mode_orbits != r.modes_canonical.n_modes:
         notes.append(
-            f"the canonical draws form {r.modes_canonical.n_modes} modes but the raw modes fall "
+            f"the canonical draws form {r.modes_canonical.n_modes} "
+            f"mode{'s' * (r.modes_canonical.n_modes != 1)} but the raw modes fall "
             f"into {r.mode_orbits} classes of images; the canonicalisation may be imperfect"
         )
     if r.continuous_posterior_symmetry:
