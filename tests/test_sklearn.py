@@ -17,6 +17,8 @@ TINY = {"chains": 1, "draws": 20, "tune": 20, "sampler": "nutpie"}
     [StackedGLMRegressor("glm-gaussian", **TINY), StackedGLMClassifier("glm-logistic", **TINY)],
     ids=lambda e: type(e).__name__,
 )
+# scikit-learn skips its array-API check unless SCIPY_ARRAY_API is set, and says so by a warning
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
 def test_check_estimator(estimator):
     # No check is skipped: every check scikit-learn runs passes (check_array_api_input is
     # skipped by scikit-learn itself unless SCIPY_ARRAY_API is set). Multi-class checks are

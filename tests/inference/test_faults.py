@@ -123,6 +123,8 @@ def test_kill_9_during_save_keeps_the_old_run_and_the_next_save_cleans_up(tmp_pa
     finally:
         proc.kill()  # SIGKILL: no cleanup of any kind runs
         proc.wait(timeout=60)
+        proc.stdout.close()
+        proc.stderr.close()
     assert proc.returncode == -9
     assert temps(tmp_path), "the hook should leave the killed save's temporary file"
     assert same_draws(bs.load(path), small_run(0))  # the earlier run, intact and verified
