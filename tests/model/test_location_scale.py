@@ -124,8 +124,11 @@ def test_a_zero_sigma_head_is_a_homoscedastic_gaussian():
     """With the σ column's weights 0 and bias log 0.8 the likelihood is the gaussian family's
     with sigma = 0.8 (the μ column is the one-output stack's output weight)."""
     units = (3,)
-    ls, gauss = ls_spec(units), Spec.from_dict({"name": "g", "family": "gaussian",
-                                                "layers": [{"units": 3, "activation": "tanh"}]})  # fmt: skip
+    layers = [{"units": 3, "activation": "tanh"}]
+    ls, gauss = (
+        ls_spec(units),
+        Spec.from_dict({"name": "g", "family": "gaussian", "layers": layers}),
+    )
     X, y = data(3)
     rng = np.random.default_rng(4)
     p = {k: rng.normal(size=s) for k, s in param_shapes(gauss, D).items()}
