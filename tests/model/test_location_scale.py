@@ -178,3 +178,23 @@ def test_canonicalisation_keeps_the_log_density():
             assert b == pytest.approx(a, rel=1e-10)
             moved += sum(np.abs(res.params[k][c, d] - theta[k][c, d]).sum() for k in theta)
     assert moved > 1.0  # canonicalisation did act
+
+
+# --- curvature: of μ's η ---------------------------------------------------------------------
+def test_curvature_is_the_mean_heads():
+    """The σ head's weights leave η_μ unchanged: they drop out of the tangent basis, and the
+    curvature equals the one-output stack's with the μ column as its output weight."""
+    from bayesstack.geometry.curvature import stack_curvature
+
+    layers = [{"units": 3, "activation": "tanh"}]
+    ls = ls_spec((3,))
+    gauss = Spec.from_dict({"name": "g", "family": "gaussian", "layers": layers})
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(25, 2))
+    p = {k: rng.normal(size=s) for k, s in param_shapes(ls, 2).items()}
+    a = stack_curvature(ls, p, X, method="exact")
+    b = stack_curvature(gauss, {**p, "W2": p["W2"][:, 0], "b2": p["b2"][0]}, X, method="exact")
+    assert (a.p, a.rank, b.p, b.rank) == (17, 13, 13, 13)
+    assert a.parameter_effects == pytest.approx(b.parameter_effects, rel=1e-9)
+    assert a.intrinsic == pytest.approx(b.intrinsic, rel=1e-9)
+    assert a.jacobian_condition == np.inf and np.isfinite(b.jacobian_condition)
