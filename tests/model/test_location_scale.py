@@ -19,7 +19,7 @@ from bayesstack.geometry.summary import glm_log_concavity
 from bayesstack.geometry.symmetry import apply, random_element, symmetry_group
 from bayesstack.inference import jaxnuts
 from bayesstack.model.network import forward, param_dims, param_shapes
-from bayesstack.spec import Spec
+from bayesstack.spec import Prior, Spec
 
 LS = "gaussian_location_scale"
 N, D = 30, 3
@@ -58,6 +58,8 @@ def test_spec_refuses_a_noise_prior_in_one_line():
     with pytest.raises(SpecError, match="takes no noise prior") as e:
         ls_spec(priors={"noise": {"dist": "halfnormal", "sigma": 2.0}})
     assert "\n" not in str(e.value) and "priors.noise" in str(e.value)
+    with pytest.raises(SpecError, match="takes no noise prior"):  # the constructor too
+        Spec("ls", LS, noise=Prior("halfnormal", (("sigma", 2.0),)))
 
 
 def test_spec_refuses_other_links():
