@@ -115,7 +115,7 @@ def estimate(
         Parameter count (weights, biases, hierarchical scales and the family's noise
         parameters), bytes of the largest intermediate and of the draws, and graph nodes.
     """
-    sizes = [n_features, *(layer.units for layer in spec.layers), 1]
+    sizes = [n_features, *(layer.units for layer in spec.layers), len(spec.outputs)]
     n_params, nodes = 0, 2  # the data X and y
     for l in range(1, spec.n_layers + 1):
         n_in, n_out = sizes[l - 1], sizes[l]

@@ -234,6 +234,15 @@ class Family:
     concave_links : tuple of str
         Links for which the log-likelihood is concave in η (noise held fixed): with log-concave
         priors a depth-0 model (a GLM) then has a log-concave posterior in its coefficients.
+    outputs : tuple of str
+        The stack's outputs, one linear predictor each: ``("mu",)`` for every family whose
+        mean is the only output (the output weight ``W{L}`` is then a vector). With more than
+        one, ``W{L}`` and ``b{L}`` carry an ``output`` dim with these coords and η has a last
+        axis of this length; the first output is always μ's linear predictor.
+    heads : callable, optional
+        For families with more than one output: ``heads(eta, xp) -> {noise name: array}``,
+        the noise parameters per observation from η ``(..., N, k)`` in the array library
+        ``xp`` (``numpy``, ``pytensor`` or ``jax``).
     """
 
     name: str
@@ -243,6 +252,8 @@ class Family:
     simulate: Simulator
     noise: tuple[tuple[str, str], ...] = ()
     concave_links: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ("mu",)
+    heads: Callable[..., dict[str, Any]] | None = None
 
     @property
     def canonical_link(self) -> str:
@@ -254,9 +265,31 @@ class Family:
         """PyMC names of the noise parameters (``sigma``, ``nu``, ``alpha``)."""
         return tuple(name for name, _ in self.noise)
 
+    def mean_and_noise(self, eta, link: Link, xp: str = "numpy") -> tuple[Any, dict[str, Any]]:
+        """μ and the noise parameters that are outputs of the stack, from η.
+
+        ``eta`` is ``(..., N)`` for one output, ``(..., N, k)`` for ``k`` outputs; μ is the
+        inverse link of the first output's η, the noise parameters come from :attr:`heads`
+        (empty for one-output families: their noise parameters are free variables).
+        """
+        if len(self.outputs) == 1:
+            return link.fn(xp)(eta), {}
+        return link.fn(xp)(eta[..., 0]), self.heads(eta, xp)
+
 
 def _gaussian(eta, y, *, link, noise, trials=None):
     return _pm().Normal("y", link.pytensor(eta), noise["sigma"], observed=y, dims="obs")
+
+
+def _log_scale_head(eta, xp):
+    """σ = exp(η_σ) from the second output (the ``log_sigma`` head)."""
+    exp = {"numpy": np.exp, "pytensor": lambda e: _pt().exp(e), "jax": lambda e: _jnp().exp(e)}
+    return {"sigma": exp[xp](eta[..., 1])}
+
+
+def _gaussian_location_scale(eta, y, *, link, noise=None, trials=None):
+    sigma = _log_scale_head(eta, "pytensor")["sigma"]
+    return _pm().Normal("y", link.pytensor(eta[..., 0]), sigma, observed=y, dims="obs")
 
 
 def _student_t(eta, y, *, link, noise, trials=None):
@@ -342,6 +375,24 @@ FAMILIES: dict[str, Family] = {
             ),
             noise=(("alpha", "dispersion"),),
             concave_links=("log",),
+        ),
+        # Distributional regression (bde's and Bambi's ``sigma ~ x``): μ and log σ are the
+        # stack's two outputs, σ = exp(η_σ). The log link (not softplus) keeps log σ an
+        # unconstrained linear predictor, as in Bambi's and brms' defaults, so a depth-0 model
+        # is the classic heteroscedastic regression (Harvey 1976) and the output prior is a
+        # prior on log σ's coefficients; exp's overflow needs η_σ > 709, far outside any
+        # posterior under the Normal output priors. No noise prior: σ is an output. Not in
+        # ``concave_links``: -log N(y; μ, e^s) = s + (y - μ)² e^(-2s) / 2 + const has the
+        # Hessian determinant -2 (y - μ)² e^(-4s) < 0 in (μ, s) wherever y ≠ μ, so even a
+        # depth-0 posterior is not guaranteed log-concave.
+        Family(
+            "gaussian_location_scale",
+            ("identity",),
+            SUPPORTS["real"],
+            _gaussian_location_scale,
+            lambda rng, mu, trials=None, *, sigma: mu + sigma * rng.standard_normal(np.shape(mu)),
+            outputs=("mu", "log_sigma"),
+            heads=_log_scale_head,
         ),
     )
 }

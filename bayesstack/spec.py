@@ -182,6 +182,8 @@ class Spec:
                 f"link: {short_repr(self.link)} is not allowed for family {self.family!r}; "
                 f"use one of {', '.join(fam.links)}"
             )
+        if len(fam.outputs) > 1 and self.noise != _POSITIVE_DEFAULTS["noise"]:
+            raise SpecError(_no_noise(self.family))
         _check_layers(self.layers)
 
     # --- structure -------------------------------------------------------------------------
@@ -213,6 +215,11 @@ class Spec:
     def nuisance(self) -> tuple[str, ...]:
         """Names of the family's noise parameters (``sigma``, ``nu``, ``alpha``)."""
         return FAMILIES[self.family].nuisance
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The stack's outputs: ``("mu",)``, or ``("mu", "log_sigma")`` (location–scale)."""
+        return FAMILIES[self.family].outputs
 
     def with_name(self, name: str) -> Spec:
         """A copy with another name."""
@@ -254,6 +261,8 @@ class Spec:
             },
             "description": self.description,
         }
+        if len(self.outputs) > 1:  # sigma is an output: the family takes no noise prior
+            del d["priors"]["noise"]
         if self.trials is not None:
             d["trials"] = self.trials
         return d
@@ -310,6 +319,8 @@ class Spec:
         priors = d.get("priors", {})
         _check_table(priors, f"{source}: priors")
         _check_keys(priors, _GLOBAL_PRIOR_KEYS, f"{source}: priors")
+        if "noise" in priors and d["family"] in FAMILIES and len(FAMILIES[d["family"]].outputs) > 1:
+            raise SpecError(_no_noise(d["family"]))
         kw: dict[str, Any] = {}
         for key in ("weights", "bias"):
             if key in priors:
@@ -348,6 +359,14 @@ _POSITIVE_DEFAULTS = {
     "nu": Prior("gamma", (("alpha", 2.0), ("beta", 0.1))),
     "dispersion": Prior("exponential", (("lam", 0.1),)),
 }
+
+
+def _no_noise(family: str) -> str:
+    """The one-line refusal of a noise prior for a family whose σ is an output of the stack."""
+    return (
+        f"priors.noise: family {family!r} takes no noise prior: sigma = exp(log_sigma) is the "
+        "stack's second output, whose weights take the output layer's priors; remove priors.noise"
+    )
 
 
 def _check_name(name: Any) -> None:

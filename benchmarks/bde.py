@@ -10,15 +10,17 @@ mean, test NLPD (minus the mean over test points of the log of the posterior mea
 density), and ESS/s of η at the test points (bulk ESS by ArviZ on the draws, the median over
 test points, per second of wall time).
 
-Likelihoods differ: bde's is location-scale (σ is a second output of the network), ours is
-homoscedastic (one σ). NLPD compares the two as they are; RMSE compares the means.
+bde's likelihood is location-scale (σ is a second output of the network). A route ending in
+``@ls`` fits bayesstack's ``gaussian_location_scale`` family, the same likelihood (like for
+like); the other routes fit the homoscedastic ``gaussian`` family (one σ). NLPD compares each
+as it is; RMSE compares the means (for ``@ls``: μ's η).
 
 Data sets (nothing downloaded): ``diabetes`` (scikit-learn, 442 x 10), ``engel`` (statsmodels,
 235 x 1: food expenditure against income) and ``teacher`` (bayesstack's ``teacher-gaussian``,
 200 x 2), each split 80/20 with a fixed seed.
 
 Run:  .venv/bin/python -m benchmarks bde [--datasets diabetes,engel,teacher]
-      [--routes bde,numpyro,numpyro+map,adjusted_mclmc+map,mclmc+map] [--seed 0]
+      [--routes bde,numpyro,numpyro+map,adjusted_mclmc+map,mclmc+map,...@ls] [--seed 0]
 """
 
 from __future__ import annotations
@@ -46,7 +48,17 @@ ROOT = Path(__file__).resolve().parents[1]
 BDE_PYTHON = ROOT / ".venv-bde" / "bin" / "python"
 RUNNER = Path(__file__).resolve().with_name("bde_runner.py")
 DATASETS = ("diabetes", "engel", "teacher")
-ROUTES = ("bde", "numpyro", "numpyro+map", "adjusted_mclmc+map", "mclmc+map")
+ROUTES = (
+    "bde",
+    "numpyro",
+    "numpyro+map",
+    "adjusted_mclmc+map",
+    "mclmc+map",
+    "adjusted_mclmc+map@ls",
+    "mclmc+map@ls",
+)
+#: Route suffix for the location-scale family (bde's likelihood).
+LOCATION_SCALE = "@ls"
 HIDDEN, ACTIVATION = (16,), "relu"
 TEST_FRAC = 0.2
 #: Targets for a route that keeps the posterior exact, against bde.
@@ -188,26 +200,42 @@ def bde_loglik(mu: np.ndarray, scale: np.ndarray, y: np.ndarray) -> np.ndarray:
     return -0.5 * z**2 - np.log(scale) - 0.5 * math.log(2 * math.pi)
 
 
-def spec():
-    """The network both sides fit: ReLU [16], N(0, 1) priors, Gaussian likelihood."""
+def spec(family: str = "gaussian"):
+    """The network both sides fit: ReLU [16], N(0, 1) priors, a Gaussian likelihood.
+
+    ``family="gaussian_location_scale"`` is bde's likelihood: log σ is a second output.
+    """
     from bayesstack.spec import Layer, Spec
 
-    return Spec("bde-relu16", "gaussian", layers=tuple(Layer(h, ACTIVATION) for h in HIDDEN))
+    name = "bde-relu16" if family == "gaussian" else "bde-relu16-ls"
+    return Spec(name, family, layers=tuple(Layer(h, ACTIVATION) for h in HIDDEN))
+
+
+def parse_route(route: str) -> tuple[str, str, str]:
+    """``SAMPLER[+INIT][@ls]`` -> (sampler, init or "", family)."""
+    base, at, fam = route.partition("@")
+    if at and f"@{fam}" != LOCATION_SCALE:
+        raise BayesstackError(f"routes: unknown {route!r}; e.g. {', '.join(ROUTES)}")
+    sampler, _, init = base.partition("+")
+    return sampler, init, "gaussian_location_scale" if at else "gaussian"
 
 
 def fit_bayesstack(
     data: Split, route: str, chains: int, draws: int, tune: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """``bs.fit`` by ``route`` (``sampler[+init]``): η and log-likelihood at the test points."""
+    """``bs.fit`` by ``route`` (``sampler[+init][@ls]``): η and log-likelihood at the test points.
+
+    η is μ's linear predictor for the location-scale family.
+    """
     import pymc as pm
 
     from bayesstack.inference.backends import clear_caches
     from bayesstack.inference.sampling import fit
     from bayesstack.model.builder import build_model
-    from bayesstack.model.network import forward, weight_names
+    from bayesstack.model.network import forward, mean_eta, weight_names
 
-    sampler, _, init = route.partition("+")
-    s = spec()
+    sampler, init, family = parse_route(route)
+    s = spec(family)
     clear_caches()  # every fit compiles, as bde's does
     t0 = time.perf_counter()
     run = fit(
@@ -223,7 +251,9 @@ def fit_bayesstack(
     )
     wall = time.perf_counter() - t0
     post = run["posterior"]
-    eta = np.asarray(forward(s, {k: post[k].values for k in weight_names(s)}, data.X_test))
+    eta = np.asarray(
+        mean_eta(s, forward(s, {k: post[k].values for k in weight_names(s)}, data.X_test))
+    )
     model = build_model(s, data.X_test, data.y_test)
     ll = pm.compute_log_likelihood(run, model=model, extend_inferencedata=False, progressbar=False)
     return eta, np.asarray(ll["y"].values), wall
@@ -250,7 +280,7 @@ def run_bde_bench(
     from bayesstack.inference.settings import INITS, SAMPLERS
 
     for r in routes:
-        sampler, _, init = r.partition("+")
+        sampler, init, _ = ("bde", "", "") if r == "bde" else parse_route(r)
         if r != "bde" and (sampler not in SAMPLERS or (init and init not in INITS)):
             raise BayesstackError(f"routes: unknown {r!r}; e.g. {', '.join(ROUTES)}")
     rows = []

@@ -43,7 +43,7 @@ from bayesstack.geometry.symmetry import (
     sample_shape,
 )
 from bayesstack.inference.io import sampler_log_density, spec_of, weight_draws
-from bayesstack.model.network import param_dims, weight_names
+from bayesstack.model.network import param_dims, vector_output, weight_names
 from bayesstack.registry import ACTIVATIONS
 from bayesstack.spec import Spec
 
@@ -118,7 +118,7 @@ def _unit_vectors(
     if not outgoing:
         return _incoming(spec, p, l)
     out = p[f"W{l + 1}"]
-    out = out[..., None] if l + 1 == spec.n_layers else out
+    out = out[..., None] if l + 1 == spec.n_layers and vector_output(spec) else out
     return np.concatenate([_incoming(spec, p, l), out], axis=-1)
 
 
@@ -157,7 +157,7 @@ def _unit_norm(inc: np.ndarray) -> np.ndarray:
 
 def _sort_layer(spec: Spec, p: Mapping[str, np.ndarray], l: int, tol: float, rescale: bool):
     """Permutation, signs and scales that put layer ``l`` of every draw in sorted form."""
-    kind, to_out = _kind(spec, l), l + 1 == spec.n_layers
+    kind, to_out = _kind(spec, l), l + 1 == spec.n_layers and vector_output(spec)
     inc = _incoming(spec, p, l)
     scale = _unit_norm(inc) if kind == "scale" and rescale else np.ones(inc.shape[:-1])
     sign = np.ones_like(scale)

@@ -34,7 +34,7 @@ import numpy as np
 from bayesstack.geometry.evidence import ModeClass, Ridge, stabiliser_order
 from bayesstack.geometry.mass import bridge_log_mass, laplace_log_mass, log_mean_exp
 from bayesstack.geometry.modes import ModeClusters, image_residual
-from bayesstack.model.network import flatten, forward, unflatten
+from bayesstack.model.network import flatten, forward, mean_eta, unflatten
 from bayesstack.spec import Spec
 
 #: Most draws per chain that bridge sampling uses (evenly spaced).
@@ -160,7 +160,7 @@ def measure_classes(
             laplace[g] = None
         else:
             laplace[g] = laplace_log_mass(float(mp.logp[g]), density.hessian(mp.x[g]), mp.x[g])
-    eta = forward(spec, unflatten(mp.theta[reps], spec, d), X[fun_obs])
+    eta = mean_eta(spec, forward(spec, unflatten(mp.theta[reps], spec, d), X[fun_obs]))
     idx = np.unique(np.linspace(0, n_draws - 1, min(n_draws, bridge_draws)).round().astype(int))
     classes = []
     for k in range(n_cls):

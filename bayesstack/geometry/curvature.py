@@ -518,11 +518,11 @@ def mean_curvature(
     """
     from dataclasses import replace
 
-    from bayesstack.model.network import forward
+    from bayesstack.model.network import forward, mean_eta
 
     X = _as_X(X)
     J, A = stack_derivatives(spec, params, X)
-    eta = np.asarray(forward(spec, _point(spec, params, X.shape[1]), X))
+    eta = np.asarray(mean_eta(spec, forward(spec, _point(spec, params, X.shape[1]), X)))
     d1, d2 = _inverse_link_derivatives(spec.link, eta)
     Jm = d1[:, None] * J
     Am = d2[:, None, None] * J[:, :, None] * J[:, None, :] + d1[:, None, None] * A
@@ -619,7 +619,7 @@ def _mapped_input_derivatives(spec, params, X, feature_map) -> tuple[np.ndarray,
     import pytensor.tensor as pt
 
     from bayesstack.geometry.derivatives import jaxify
-    from bayesstack.model.network import forward
+    from bayesstack.model.network import forward, mean_eta
 
     D = X.shape[1]
     Xs = pt.matrix("X", dtype="float64")
@@ -629,7 +629,7 @@ def _mapped_input_derivatives(spec, params, X, feature_map) -> tuple[np.ndarray,
         n_cols = int(jaxify([Xs], [cols.shape[1]])(X)[0])
     point = _point(spec, params, n_cols)
     p = {k: pt.as_tensor(v) for k, v in point.items()}
-    eta = forward(spec, p, cols, xp="pytensor")
+    eta = mean_eta(spec, forward(spec, p, cols, xp="pytensor"))
     # rows are independent, so the gradient of Σ η holds each ∇_x η_n in row n
     G = pytensor.grad(eta.sum(), Xs, disconnected_inputs="ignore")
     H = pt.stack(

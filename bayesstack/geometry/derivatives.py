@@ -42,15 +42,18 @@ def in_blocks(fn: Callable, points: np.ndarray, block: int) -> np.ndarray:
 
 @lru_cache(maxsize=32)
 def eta_of_theta(spec: Spec, n_features: int) -> Callable:
-    """JAX ``f(theta (P,), X (N, D)) -> η (N,)`` of the output layer (cached per spec, D)."""
+    """JAX ``f(theta (P,), X (N, D)) -> η (N,)`` of the output layer (cached per spec, D).
+
+    For a family with several outputs, η is μ's linear predictor (``network.mean_eta``).
+    """
     import jax
 
-    from bayesstack.model.network import forward, unflatten
+    from bayesstack.model.network import forward, mean_eta, unflatten
 
     jax.config.update("jax_enable_x64", True)  # as PyMC's JAX backend does
 
     def f(theta, X):
-        return forward(spec, unflatten(theta, spec, n_features), X, xp="jax")
+        return mean_eta(spec, forward(spec, unflatten(theta, spec, n_features), X, xp="jax"))
 
     return f
 

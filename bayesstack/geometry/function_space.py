@@ -29,7 +29,7 @@ from typing import Any
 import arviz as az
 import numpy as np
 
-from bayesstack.model.network import forward
+from bayesstack.model.network import forward, mean_eta
 from bayesstack.spec import Spec
 
 #: Largest block (chains x draws x scalars) ranked without thinning.
@@ -152,6 +152,8 @@ def eta_draws(
 ) -> np.ndarray:
     """η at ``X`` for every ``step``-th draw: ``(chain, draw', N)``.
 
+    For a family with several outputs this is μ's linear predictor (``network.mean_eta``).
+
     Computed a block of draws at a time: the hidden activations of all draws at once would be
     large fresh arrays, and touching their memory the first time costs more than the arithmetic.
     """
@@ -164,7 +166,7 @@ def eta_draws(
     for c in range(n_chains):
         for s in range(0, n_draws, block):
             part = {k: v[c, s : s + block] for k, v in thinned.items()}
-            out[c, s : s + block] = forward(spec, part, X)
+            out[c, s : s + block] = mean_eta(spec, forward(spec, part, X))
     return out
 
 

@@ -14,18 +14,15 @@ from dataclasses import dataclass
 
 from bayesstack.geometry.curvature import AFFINE_TOL, BATES_WATTS_REFERENCE
 from bayesstack.geometry.evidence import ModeClass, Ridge, Verdict
+from bayesstack.registry import FAMILIES
 from bayesstack.spec import Spec
 
 #: Weight priors that are log-concave (densities of the form exp(-convex)).
 LOG_CONCAVE_PRIORS = ("normal", "normal_fanin", "laplace")
-#: (family, link) pairs whose log-likelihood is concave in η.
-CONCAVE_LIKELIHOODS = {
-    ("gaussian", "identity"),
-    ("bernoulli", "logit"), ("bernoulli", "probit"), ("bernoulli", "cloglog"),
-    ("binomial", "logit"), ("binomial", "probit"), ("binomial", "cloglog"),
-    ("poisson", "log"),
-    ("negative_binomial", "log"),
-}  # fmt: skip
+#: (family, link) pairs whose log-likelihood is concave in η: the registry's ``concave_links``.
+CONCAVE_LIKELIHOODS = frozenset(
+    (name, link) for name, fam in FAMILIES.items() for link in fam.concave_links
+)
 
 
 def glm_log_concavity(spec: Spec) -> tuple[bool | None, str]:
@@ -33,9 +30,10 @@ def glm_log_concavity(spec: Spec) -> tuple[bool | None, str]:
 
     It is when every weight prior is log-concave (Normal, normal_fanin, Laplace; not Student-t,
     not hierarchical) and the log-likelihood is concave in η (the canonical links, probit and
-    cloglog; not a Gaussian with a log link, not Student-t noise): a concave function of η
-    composed with the affine η = Xθ, plus concave log priors. ``None`` for a stack (depth > 0),
-    where no such statement holds.
+    cloglog; not a Gaussian with a log link, not Student-t noise, not the location–scale
+    Gaussian, whose log-likelihood is not jointly concave in (η_μ, η_σ)): a concave function of
+    η composed with the affine η = Xθ, plus concave log priors. ``None`` for a stack
+    (depth > 0), where no such statement holds.
 
     Returns
     -------
@@ -57,7 +55,12 @@ def glm_log_concavity(spec: Spec) -> tuple[bool | None, str]:
     why = []
     if bad:
         why.append(f"priors not log-concave on {', '.join(bad)}")
-    if not lik:
+    if not lik and len(spec.outputs) > 1:
+        why.append(
+            f"the {spec.family} log-likelihood is not jointly concave in (η_μ, η_σ): "
+            "-log N(y; μ, e^s) has Hessian determinant -2 (y - μ)² e^(-4s) < 0 in (μ, s)"
+        )
+    elif not lik:
         why.append(
             f"the {spec.family} log-likelihood with the {spec.link} link is not concave in η"
         )

@@ -13,8 +13,11 @@ so one element per draw is applied in one vectorised call of :func:`apply`.
 The action of layer ``l``'s part (units ``j``, new unit ``j`` is old unit ``perm[j]``) is
 ``W_l -> W_l P D A``, ``b_l -> b_l P D A`` and ``W_{l+1} -> (P D A)^{-1} W_{l+1}``, where
 ``P`` is the permutation matrix, ``D = diag(sign * scale)`` and ``A`` the matrix (identity layers
-only). For sigmoid layers a negative sign is a reflection ``sigma(-z) = 1 - sigma(z)``: the
-same map, plus ``b_{l+1} += W_{l+1}[perm[j]]`` for every reflected unit ``j``.
+only). A family with several outputs (``gaussian_location_scale``: μ and log σ) has an output
+weight ``W_L`` of shape ``(H, k)``: the last hidden layer's element acts on its rows, as on any
+next layer's, and never on its columns (the outputs are different quantities). For sigmoid
+layers a negative sign is a reflection ``sigma(-z) = 1 - sigma(z)``: the same map, plus
+``b_{l+1} += W_{l+1}[perm[j]]`` for every reflected unit ``j``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bayesstack.model.network import param_dims, weight_names
+from bayesstack.model.network import param_dims, vector_output, weight_names
 from bayesstack.registry import ACTIVATIONS, PRIORS
 from bayesstack.spec import Spec
 
@@ -484,7 +487,7 @@ def apply_layer(
     reflections, ``b{l+1}``; their leading dims are broadcast against the element's.
     """
     kind = ACTIVATIONS[spec.layers[l - 1].activation].symmetry
-    to_out = l + 1 == spec.n_layers
+    to_out = l + 1 == spec.n_layers and vector_output(spec)  # else W_{l+1} is a matrix
     W, Wn = np.asarray(params[f"W{l}"]), np.asarray(params[f"W{l + 1}"])
     h = W.shape[-1]
     sign = np.ones(h) if sign is None else np.asarray(sign, dtype=float)

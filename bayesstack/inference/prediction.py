@@ -55,14 +55,18 @@ def draw_outcomes(
     trials: np.ndarray | None,
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """``(chain, draw, N)`` draws of E[y | x] (``kind="mean"``) or of y (``"response"``)."""
+    """``(chain, draw, N)`` draws of E[y | x] (``kind="mean"``) or of y (``"response"``).
+
+    For a family whose noise is an output of the stack (``gaussian_location_scale``) each
+    observation's response draws use its own σ = exp(η_σ) at that draw.
+    """
     params = {k: post[k].values for k in weight_names(spec)}
     eta = forward(spec, params, X)
-    mu = LINKS[spec.link].numpy(eta)
     family = FAMILIES[spec.family]
+    mu, heads = family.mean_and_noise(eta, LINKS[spec.link])
     if kind == "mean":
         return mu * trials if family.support.needs_trials else mu
-    y = family.simulate(rng, mu, trials, **_noise_draws(spec, post))
+    y = family.simulate(rng, mu, trials, **_noise_draws(spec, post), **heads)
     return np.asarray(y, dtype=np.float64)
 
 

@@ -6,7 +6,15 @@ import numpy as np
 import pymc as pm
 
 from bayesstack.errors import BayesstackError
-from bayesstack.model.network import forward, hidden_dim, layer_sizes, param_dims
+from bayesstack.model.network import (
+    OUTPUT_DIM,
+    forward,
+    hidden_dim,
+    layer_sizes,
+    outputs,
+    param_dims,
+    vector_output,
+)
 from bayesstack.registry import FAMILIES, LINKS, PRIORS
 from bayesstack.spec import Spec
 
@@ -38,12 +46,15 @@ def build_model(
         Coords of the ``feature`` dim (default: the dataset's or DataFrame's column names, or
         ``x1, x2, ...`` as in the built-in datasets).
     store_eta : bool
-        Add the output layer's linear predictor as ``pm.Deterministic("eta")``.
+        Add the output layer's linear predictor as ``pm.Deterministic("eta")`` (dims ``obs``,
+        or ``obs, output`` for a family with more than one output).
 
     Returns
     -------
     pm.Model
-        Named dims ``obs``, ``feature``, ``hidden1``..; weights ``W{l}``, ``b{l}``.
+        Named dims ``obs``, ``feature``, ``hidden1``.. and, for a family with more than one
+        output (``gaussian_location_scale``), ``output`` (coords ``mu, log_sigma``); weights
+        ``W{l}``, ``b{l}``; the output layer's priors apply to every output's weights.
     """
     from bayesstack.data.dataset import Dataset, validate
 
@@ -68,6 +79,8 @@ def build_model(
         feature_names = [f"x{i + 1}" for i in range(d)]
     coords = {"obs": np.arange(n), "feature": list(feature_names)}
     coords.update({hidden_dim(i): np.arange(lay.units) for i, lay in enumerate(spec.layers, 1)})
+    if not vector_output(spec):
+        coords[OUTPUT_DIM] = list(outputs(spec))
     sizes = layer_sizes(spec, d)
     family = FAMILIES[spec.family]
     with pm.Model(coords=coords) as model:
@@ -86,7 +99,8 @@ def build_model(
             params[name] = make(name, dict(prior.params), fan_in=sizes[l - 1], dims=dims)
         eta = forward(spec, params, Xd, xp="pytensor")
         if store_eta:
-            eta = pm.Deterministic("eta", eta, dims="obs")
+            dims = "obs" if vector_output(spec) else ("obs", OUTPUT_DIM)
+            eta = pm.Deterministic("eta", eta, dims=dims)
         noise = {}
         for name, field in family.noise:
             prior = getattr(spec, field)

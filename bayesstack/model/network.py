@@ -12,8 +12,26 @@ from typing import Literal
 
 import numpy as np
 
-from bayesstack.registry import ACTIVATIONS
+from bayesstack.registry import ACTIVATIONS, FAMILIES
 from bayesstack.spec import Spec
+
+#: Dim of the output layer's weights when the family has more than one output.
+OUTPUT_DIM = "output"
+
+
+def outputs(spec: Spec) -> tuple[str, ...]:
+    """The stack's outputs: ``("mu",)``, or ``("mu", "log_sigma")`` for a location–scale family."""
+    return FAMILIES[spec.family].outputs
+
+
+def vector_output(spec: Spec) -> bool:
+    """Whether the output weight ``W{L}`` is a vector (one output) rather than ``(n_{L-1}, k)``."""
+    return len(outputs(spec)) == 1
+
+
+def mean_eta(spec: Spec, eta):
+    """μ's linear predictor from :func:`forward`'s η: η itself, or its first output column."""
+    return eta if vector_output(spec) else eta[..., 0]
 
 
 def weight_names(spec: Spec) -> list[str]:
@@ -32,11 +50,16 @@ def hidden_dim(l: int) -> str:
 
 
 def param_dims(spec: Spec) -> dict[str, tuple[str, ...]]:
-    """Dims of every weight: ``W{l}`` is (input dim, output dim), the output layer's is a vector."""
+    """Dims of every weight: ``W{l}`` is (input dim, output dim).
+
+    The output layer's weight is a vector and its bias a scalar, unless the family has more
+    than one output: then they carry the ``output`` dim (:data:`OUTPUT_DIM`) last.
+    """
     dims: dict[str, tuple[str, ...]] = {}
+    last: tuple[str, ...] = () if vector_output(spec) else (OUTPUT_DIM,)
     for l in range(1, spec.n_layers + 1):
         d_in = "feature" if l == 1 else hidden_dim(l - 1)
-        d_out: tuple[str, ...] = () if l == spec.n_layers else (hidden_dim(l),)
+        d_out: tuple[str, ...] = last if l == spec.n_layers else (hidden_dim(l),)
         dims[f"W{l}"] = (d_in, *d_out)
         if spec.has_bias(l):
             dims[f"b{l}"] = d_out
@@ -50,7 +73,7 @@ def layer_sizes(spec: Spec, n_features: int) -> list[int]:
 
 def param_shapes(spec: Spec, n_features: int) -> dict[str, tuple[int, ...]]:
     """Shapes of every weight for ``n_features`` inputs."""
-    sizes = {"feature": n_features}
+    sizes = {"feature": n_features, OUTPUT_DIM: len(outputs(spec))}
     sizes.update({hidden_dim(i): layer.units for i, layer in enumerate(spec.layers, start=1)})
     return {k: tuple(sizes[d] for d in dims) for k, dims in param_dims(spec).items()}
 
@@ -86,13 +109,19 @@ def forward(
 
     Returns
     -------
-    eta : array ``(..., N)``
+    eta : array ``(..., N)``, or ``(..., N, k)`` for a family with ``k > 1`` outputs (column
+        0 is μ's linear predictor, see :func:`mean_eta`)
     """
     h = X
     hidden = []
+    vector = vector_output(spec)
     for l in range(1, spec.n_layers + 1):
         W = params[f"W{l}"]
-        if l < spec.n_layers:
+        if not vector and l == spec.n_layers:  # k outputs: a matrix layer without activation
+            eta = h @ W
+            if spec.has_bias(l):
+                eta = eta + params[f"b{l}"][..., None, :]
+        elif l < spec.n_layers:
             z = h @ W
             if spec.has_bias(l):
                 z = z + params[f"b{l}"][..., None, :]

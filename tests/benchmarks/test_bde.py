@@ -131,3 +131,18 @@ def test_bde_runs_without_our_xla_flags(monkeypatch):
     """PyMC's import sets XLA_FLAGS (many CPU devices); bde's subprocess must not inherit it."""
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=100")
     assert "XLA_FLAGS" not in bde.bde_env()
+
+
+def test_location_scale_route_is_bdes_likelihood():
+    """``@ls`` routes fit gaussian_location_scale (its log density is checked against scipy in
+    tests/model/test_location_scale.py); η is μ's, one value per chain, draw and test point."""
+    assert bde.parse_route("mclmc+map@ls") == ("mclmc", "map", "gaussian_location_scale")
+    assert bde.parse_route("numpyro") == ("numpyro", "", "gaussian")
+    with pytest.raises(BayesstackError, match="unknown 'numpyro@t'"):
+        bde.parse_route("numpyro@t")
+    assert bde.spec("gaussian_location_scale").outputs == ("mu", "log_sigma")
+    data = bde.split("t", *bde.load("teacher"))
+    data = bde.Split("t", data.X_train[:40], data.y_train[:40], data.X_test[:5], data.y_test[:5])
+    eta, ll, wall = bde.fit_bayesstack(data, "numpyro@ls", chains=2, draws=20, tune=20, seed=0)
+    assert eta.shape == ll.shape == (2, 20, 5) and wall > 0
+    assert np.isfinite(eta).all() and np.isfinite(ll).all()

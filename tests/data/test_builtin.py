@@ -16,7 +16,8 @@ from bayesstack.data.builtin import (
 from bayesstack.errors import DataError
 from bayesstack.registry import FAMILIES
 
-TEACHERS = [f"teacher-{f}" for f in FAMILIES]
+# a teacher is a 2-3-1 network: one per family with one output (no location-scale teacher)
+TEACHERS = [f"teacher-{f}" for f, row in FAMILIES.items() if len(row.outputs) == 1]
 REAL = {
     # name: (family, n, d, target)
     "anes96": ("bernoulli", 944, 6, "vote"),

@@ -126,7 +126,7 @@ def test_unknown_family_lists_valid_ones(Xy):
     assert all(f in msg for f in FAMILIES)
 
 
-@pytest.mark.parametrize("family", ["gaussian", "student_t"])
+@pytest.mark.parametrize("family", ["gaussian", "student_t", "gaussian_location_scale"])
 def test_real_families_take_any_real(family, Xy):
     X, y = Xy
     validate(X, y * 1e6 - 3.5, family)

@@ -20,6 +20,7 @@ def make_spec(activation, units, **extra):
     return Spec.from_dict({"name": "t", "family": "gaussian", "layers": layers, **extra})
 
 
+LS = {"family": "gaussian_location_scale"}
 LAPLACE = {"priors": {"weights": {"dist": "laplace"}, "bias": {"dist": "laplace"}}}
 # (activation, units, extra): identity layers use Laplace priors so that the posterior group is
 # the signed permutations (canonicalisation does not quotient O(H))
@@ -30,6 +31,10 @@ CASES = [
     ("sigmoid", [3], {}),
     ("relu", [3, 2], {}),
     ("softplus", [3, 2], {}),
+    # two outputs (mu, log sigma): the output weight is (H, 2), its rows move, its columns not
+    ("tanh", [3], LS),
+    ("sigmoid", [3], LS),
+    ("relu", [3, 2], LS),
 ]
 
 

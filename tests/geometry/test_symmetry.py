@@ -42,7 +42,7 @@ def density(activation, depth, family):
     spec = make_spec(activation, units_of(depth), family)
     rng = np.random.default_rng([ACTIVATIONS.index(activation), depth, family == "gaussian"])
     X = rng.normal(size=(N, D))
-    y = rng.normal(size=N) if family == "gaussian" else rng.integers(0, 2, N).astype(float)
+    y = rng.normal(size=N) if family != "bernoulli" else rng.integers(0, 2, N).astype(float)
     model = build_model(spec, X, y)
     free, observed = list(model.free_RVs), list(model.observed_RVs)
     terms = model.compile_logp(vars=[*free, *observed], sum=False, mode="FAST_COMPILE")
@@ -168,7 +168,11 @@ def test_to_dict_is_json():
 
 
 # --- the action against the model ----------------------------------------------------------------
-@pytest.mark.parametrize("family", ["gaussian", "bernoulli"])
+# gaussian_location_scale: the output weight is (H, 2) (mu and log sigma columns)
+FAMILIES = ["gaussian", "bernoulli", "gaussian_location_scale"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("depth", [1, 2])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_posterior_elements_keep_the_joint_density(activation, depth, family):
@@ -189,7 +193,7 @@ def test_posterior_elements_keep_the_joint_density(activation, depth, family):
 LIKELIHOOD_ONLY = ["sigmoid", "relu", "identity"]
 
 
-@pytest.mark.parametrize("family", ["gaussian", "bernoulli"])
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("depth", [1, 2])
 @pytest.mark.parametrize("activation", LIKELIHOOD_ONLY)
 def test_likelihood_elements_keep_the_likelihood_not_the_prior(activation, depth, family):
@@ -368,3 +372,46 @@ def test_continuous_symmetries_are_typed_records_and_the_group_is_named():
     tanh = symmetry_group(load_spec("stack1-tanh"))
     assert tanh.posterior_name == "48" and tanh.orbit_dimension == 0
     assert symmetry_group(load_spec("glm-gaussian")).posterior_name == "trivial"
+
+
+# --- a family with two outputs (mu, log sigma) -------------------------------------------------
+@pytest.mark.parametrize("units", [[3], [3, 2]])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_location_scale_has_the_one_output_group(activation, units):
+    one = symmetry_group(make_spec(activation, units))
+    two = symmetry_group(make_spec(activation, units, family="gaussian_location_scale"))
+    assert two.posterior_order == one.posterior_order
+    assert two.likelihood_order_discrete == one.likelihood_order_discrete
+    assert two.continuous_symmetries == one.continuous_symmetries
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_location_scale_elements_act_on_rows_of_both_output_columns(activation):
+    """Each output column moves exactly as a one-output stack's output weight would."""
+    ls = make_spec(activation, [4, 3], family="gaussian_location_scale")
+    one = make_spec(activation, [4, 3])
+    rng = np.random.default_rng(7)
+    params = random_params(ls, rng, lead=(2, 3))
+    assert params["W3"].shape == (2, 3, 3, 2) and params["b3"].shape == (2, 3, 2)
+    g = random_element(ls, None, rng, kind="likelihood", size=(2, 3))
+    if activation == "sigmoid":
+        g.sign[1][..., 0] = -1.0  # a reflection next to the output: both biases shift
+    new = apply(ls, params, g)
+    for k in range(2):
+        col = {**params, "W3": params["W3"][..., k], "b3": params["b3"][..., k]}
+        ref = apply(one, col, g)
+        np.testing.assert_allclose(new["W3"][..., k], ref["W3"], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(new["b3"][..., k], ref["b3"], rtol=1e-10, atol=1e-12)
+    for name in ("W1", "b1", "W2", "b2"):
+        np.testing.assert_allclose(new[name], apply(one, col, g)[name], rtol=1e-12)
+    back = apply(ls, new, inverse(g))
+    for name in params:
+        np.testing.assert_allclose(back[name], params[name], rtol=1e-9, atol=1e-10)
+
+
+def test_location_scale_swapping_the_outputs_is_not_a_symmetry():
+    spec, X, logps = density("tanh", 1, "gaussian_location_scale")
+    params = random_params(spec, np.random.default_rng(8), lead=())
+    swapped = {**params, "W2": params["W2"][:, ::-1], "b2": params["b2"][::-1]}
+    assert not np.isclose(logps(params)[1], logps(swapped)[1], rtol=1e-6)
+    assert forward(spec, params, X).shape == (N, 2)
