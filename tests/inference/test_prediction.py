@@ -340,3 +340,39 @@ def test_weighted_summary_equals_the_summary_of_replicated_draws():
     np.testing.assert_allclose(s["sd"], rep.std(0), rtol=1e-12)
     q = np.quantile(rep, [0.05, 0.95], axis=0)
     np.testing.assert_allclose(s[["lower", "upper"]].to_numpy().T, q, atol=0.01)
+
+
+# --- draws in blocks -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "family",
+    ["gaussian", "bernoulli", "poisson", "binomial", "student_t", "gaussian_location_scale"],
+)
+def test_blocks_of_draws_give_the_draws_of_one_block(family, monkeypatch):
+    """Memory is bounded by computing draws in blocks; the values do not depend on the blocks."""
+    from bayesstack.inference import prediction
+    from bayesstack.model.network import param_shapes
+
+    spec = Spec.from_dict(
+        {"name": "b", "family": family, "layers": [{"units": 3, "activation": "tanh"}]}
+    )
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(7, 2))
+    dims = ("chain", "draw")
+    post = {
+        k: (dims + tuple(f"{k}_{i}" for i in range(len(s))), 0.5 * rng.normal(size=(2, 9, *s)))
+        for k, s in param_shapes(spec, 2).items()
+    }
+    post.update({"sigma": (dims, np.full((2, 9), 0.7)), "nu": (dims, np.full((2, 9), 5.0))})
+    post = xr.Dataset(post)
+    trials = np.arange(1, 8) if family == "binomial" else None
+
+    def draws(block_elements):
+        monkeypatch.setattr(prediction, "BLOCK_ELEMENTS", block_elements)
+        return prediction.draw_outcomes(
+            spec, post, X, kind="response", trials=trials, rng=np.random.default_rng(1)
+        )
+
+    one = draws(10**9)
+    assert one.shape == (2, 9, 7)
+    np.testing.assert_array_equal(draws(1), one)  # 18 blocks of one draw each
+    np.testing.assert_array_equal(draws(7 * 3 * 4), one)  # blocks of 4 draws and a remainder
