@@ -11,7 +11,8 @@ import bayesstack as bs
 from bayesstack.errors import BayesstackError
 from bayesstack.geometry.paths import log_density, mode_path
 from bayesstack.report import compare_runs
-from bayesstack.report.answer import answer_paragraph
+from bayesstack.report.answer import answer_paragraph, describe
+from bayesstack.report.render import md_text
 
 pytestmark = pytest.mark.filterwarnings("ignore:Estimated shape parameter")
 
@@ -85,9 +86,15 @@ def test_table_numbers_equal_az_loo(demo_runs, again):
 
 
 def test_paragraph_is_the_one_for_these_numbers(quick_demo, again):
-    para = answer_paragraph(again.comparison.rows)
-    assert para == again.paragraph
-    assert para in (quick_demo / "report.md").read_text()
+    """The demo's written paragraph is the one its saved runs' numbers give, and those only."""
+    md = (quick_demo / "report.md").read_text()
+    written = md.split("## 1. The answer\n\n", 1)[1].split("\n\n## 2. Models", 1)[0]
+    rows = again.comparison.rows
+    assert written == md_text(answer_paragraph(rows))  # recomputed from the files, not copied
+    best = min(rows, key=lambda r: r.rank)
+    assert describe(best) in answer_paragraph(rows)
+    # other numbers give another paragraph: without the best model it must change
+    assert answer_paragraph([r for r in rows if r is not best]) != answer_paragraph(rows)
 
 
 def _body(md_path):
