@@ -188,10 +188,10 @@ def run_demo(
     from bayesstack.data.builtin import DEFAULT_DATASET
 
     out_dir = check_folder(Path(out_dir), "--out")  # before any work: one line, nothing written
-    check_folder(out_dir / "runs", "--out")
     for name in (*MODELS, POLY_NAME):  # files a rerun may replace: only bayesstack's own
         check_replaceable_output(out_dir / "runs" / f"{name}.geometry.json", "--out")
     out_dir.mkdir(exist_ok=True)
+    check_folder(out_dir / "runs", "--out")
     output_paths(out_dir / "report.html")
     dataset = dataset or DEFAULT_DATASET
     base = QUICK if quick else FULL
