@@ -1,7 +1,7 @@
 """The warnings a report run handles itself, silenced narrowly so that none reaches the terminal.
 
 Each filter names one message of one library and says why the user loses nothing by not seeing
-it; every other warning still shows. ``tests/report/test_warnings.py`` checks that ``compare``
+it; every other warning still shows. ``tests/report/test_ppc.py`` checks that ``compare``
 and the demo emit none.
 """
 
