@@ -254,23 +254,32 @@ def summary(
         ),
     ] = "stacking",
     no_verify: Annotated[bool, typer.Option("--no-verify", help=NO_VERIFY)] = False,
+    var_names: Annotated[
+        str | None,
+        typer.Option("--var-names", help="Only these variables, comma-separated (e.g. W1,b1)"),
+    ] = None,
+    scale: Annotated[
+        str,
+        typer.Option(
+            help="fitted: as sampled; raw: a GLM's coefficients per raw unit of each feature"
+        ),
+    ] = "fitted",
 ) -> None:
-    """Print the ArviZ summary of a run, flagging divergences, R-hat and ESS."""
+    """Print the ArviZ summary of a run, flagging divergences, R-hat, ESS and NaN/inf values."""
     import bayesstack as bs
     from bayesstack.report.summary import summarize
 
     run = bs.load(run_path, verify=not no_verify)
     spec = bs.spec_of(run)
-    if group not in run.children:
-        raise BayesstackError(
-            f"--group: the run has no group {group!r}; it has {', '.join(run.children)}"
-        )
     if weights not in ("stacking", "equal"):
         raise BayesstackError(f"--weights: use stacking or equal, got {weights!r}")
-    s = summarize(run, group=group, rhat_max=rhat_max, weights=weights)
+    s = summarize(
+        run, var_names=var_names, group=group, rhat_max=rhat_max, weights=weights, scale=scale
+    )
     table = Table(
         title=f"{spec.name} on {run.attrs.get('dataset') or 'data'}: "
         f"{s.chains} chains x {s.draws} draws"
+        + (", coefficients on the raw scale of the features" if s.scale == "raw" else "")
     )
     cols = ["mean", "sd", "eti89_lb", "eti89_ub", "ess_bulk", "ess_tail", "r_hat"]
     table.add_column("parameter")
@@ -282,16 +291,25 @@ def summary(
             escape(str(name)), *(_fmt(float(row[c])) for c in cols), row["flag"], style=style
         )
     out.print(table)
-    div_style = "bold red" if s.divergences else "green"
+    div_style = "bold red" if s.divergences else ("yellow" if s.divergences is None else "green")
+    div = (
+        "n/a (the run records no sample_stats.diverging)"
+        if s.divergences is None
+        else s.divergences
+    )
+    nonfinite = (
+        f"[bold red]{s.n_nonfinite} with NaN or infinite values[/], " if s.n_nonfinite else ""
+    )
     out.print(
-        f"[{div_style}]divergences: {s.divergences}[/]; flagged parameters: {s.n_flagged} "
-        f"(R-hat > {s.rhat_max}, or bulk/tail ESS < {s.ess_min:.0f})"
+        f"[{div_style}]divergences: {div}[/]; flagged parameters: {s.n_flagged} "
+        f"({nonfinite}R-hat > {s.rhat_max}, or bulk/tail ESS < {s.ess_min:.0f})"
     )
     if s.excluded_chains:
         left = ", ".join(map(str, s.excluded_chains))
         out.print(
             f"[bold red]left out chain(s) {left}: no stacking weight (trapped in a local mode, "
-            f"they did not sample the posterior); {s.divergences_all} divergences over all "
+            f"they did not sample the posterior); "
+            f"{'n/a' if s.divergences_all is None else s.divergences_all} divergences over all "
             "chains; --weights equal shows every chain[/]"
         )
     elif s.weights == "stacking":

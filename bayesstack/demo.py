@@ -27,11 +27,18 @@ from bayesstack.data.features import (
     polynomial_map,
     polynomial_names,
 )
-from bayesstack.errors import BayesstackError
-from bayesstack.inference.io import atomic_write, save
+from bayesstack.inference.io import save
+from bayesstack.inference.outputs import (
+    check_folder,
+    check_replaceable_output,
+    with_generator,
+    write_output,
+)
+from bayesstack.inference.runs import COMMAND_ATTR
 from bayesstack.report import render_report
-from bayesstack.report.compare import COMMAND_ATTR, collect
+from bayesstack.report.compare import collect
 from bayesstack.report.progress import stages
+from bayesstack.report.render import output_paths
 from bayesstack.spec import Spec, load_spec
 
 log = logging.getLogger(__name__)
@@ -68,25 +75,16 @@ def poly_spec(glm: Spec) -> Spec:
     return Spec.from_dict(d)
 
 
-def _fit_command(spec_name: str, dataset: str, out: Path, run: xr.DataTree) -> str:
-    s = json.loads(run.attrs["fit_settings"])
-    args = [
-        "bayesstack",
-        "fit",
-        spec_name,  # a built-in spec, by name
-        "--dataset",
-        dataset,
-        "--out",
-        str(out),
-    ]
-    for key in ("chains", "draws", "tune", "seed", "sampler", "init"):
-        args += [f"--{key}", str(s[key])]
-    return shlex.join(args)
-
-
-def _demo_command(out_dir: Path, quick: bool) -> str:
+def _demo_command(out_dir: Path, quick: bool, seed: int) -> str:
     return shlex.join(
-        ["bayesstack", "demo", "--out", str(out_dir), *(["--quick"] if quick else [])]
+        [
+            "bayesstack",
+            "demo",
+            "--out",
+            str(out_dir),
+            *(["--quick"] if quick else []),
+            *(["--seed", str(seed)] if seed else []),
+        ]
     )
 
 
@@ -116,8 +114,7 @@ def fit_demo_runs(
     specs = {name: load_spec(name) for name in MODELS}
     for name, spec in specs.items():
         path = runs_dir / f"{name}.nc"
-        run = bs.fit(spec, ds, **fit_kw)
-        run.attrs[COMMAND_ATTR] = _fit_command(name, dataset, path, run)
+        run = bs.fit(spec, ds, **fit_kw)  # the report rebuilds its command (fit_command)
         paths[name] = bs.save(run, path)
         if on_step:
             on_step(name)
@@ -142,9 +139,18 @@ def _fit_poly(glm: Spec, ds, runs_dir: Path, fit_kw: dict, out_dir: Path, quick:
         **fit_kw,
     )
     run.attrs[FEATURE_MAP_ATTR] = json.dumps(polynomial_map(2, ds.feature_names))
-    run.attrs[COMMAND_ATTR] = _demo_command(out_dir, quick) + (
-        f"  # builds [x, x²] of {ds.name} with bayesstack.data.features.polynomial_features"
-    )
+    from bayesstack.data.builtin import DEFAULT_DATASET
+
+    seed = fit_kw["seed"]
+    if ds.name == DEFAULT_DATASET:
+        run.attrs[COMMAND_ATTR] = _demo_command(out_dir, quick, seed) + (
+            f"  # builds [x, x²] of {ds.name} with bayesstack.data.features.polynomial_features"
+        )
+    else:  # the command line's demo has no --dataset
+        run.attrs[COMMAND_ATTR] = (
+            f"# bayesstack.demo.run_demo({str(out_dir)!r}, quick={quick}, seed={seed}, "
+            f"dataset={ds.name!r}) in Python builds [x, x²] of {ds.name} and fits this run"
+        )
     return save(run, runs_dir / f"{POLY_NAME}.nc")
 
 
@@ -181,15 +187,12 @@ def run_demo(
     """
     from bayesstack.data.builtin import DEFAULT_DATASET
 
-    out_dir = Path(out_dir)
-    if not (out_dir.parent if str(out_dir.parent) else Path(".")).is_dir():
-        raise BayesstackError(
-            f"--out: folder {str(out_dir.parent)!r} does not exist; create it or choose another "
-            "path"
-        )
-    if out_dir.exists() and not out_dir.is_dir():
-        raise BayesstackError(f"--out: {str(out_dir)!r} is a file; give a folder")
+    out_dir = check_folder(Path(out_dir), "--out")  # before any work: one line, nothing written
+    for name in (*MODELS, POLY_NAME):  # files a rerun may replace: only bayesstack's own
+        check_replaceable_output(out_dir / "runs" / f"{name}.geometry.json", "--out")
     out_dir.mkdir(exist_ok=True)
+    check_folder(out_dir / "runs", "--out")
+    output_paths(out_dir / "report.html")
     dataset = dataset or DEFAULT_DATASET
     base = QUICK if quick else FULL
     settings = DemoSettings(base.chains, base.draws, base.tune, seed)
@@ -206,8 +209,8 @@ def run_demo(
             runs, paths=paths, seed=seed, on_step=st.stage("geometry and LOO", len(runs))
         )
         for name, geo in comparison.geometry.items():
-            text = json.dumps(geo, indent=1, sort_keys=True) + "\n"
-            atomic_write(out_dir / "runs" / f"{name}.geometry.json", text.encode())
+            text = json.dumps(with_generator(geo), indent=1, sort_keys=True) + "\n"
+            write_output(out_dir / "runs" / f"{name}.geometry.json", text.encode(), "--out")
             # the analysed run: log-likelihood, canonical posterior and chain weights
             save(comparison.runs[name], paths[name])
         report = render_report(

@@ -554,6 +554,7 @@ def load_spec(path: str | Path) -> Spec:
     if missing and path.suffix == "" and path.parent == Path("."):
         if path.name in builtin_specs():
             path = models_dir() / f"{path.name}.toml"
+            missing = False
         else:
             raise SpecError(
                 f"spec {short_repr(path.name)}: no such file or built-in spec; give a .toml file "
@@ -562,6 +563,17 @@ def load_spec(path: str | Path) -> Spec:
     if is_dir:
         raise SpecError(
             f"spec file {_quote_path(path)}: is a folder; give a .toml file or a built-in spec name"
+        )
+    if missing:  # e.g. "models/stack1-tanh.toml" outside a clone of the repository
+        builtin = path.stem if path.suffix == ".toml" and path.stem in builtin_specs() else None
+        raise SpecError(
+            f"spec file {_quote_path(path)}: cannot be read: it does not exist"
+            + (
+                f"; {builtin!r} is a built-in spec: load it by name, load_spec({builtin!r}) "
+                f"(or `bayesstack fit {builtin} ...`)"
+                if builtin
+                else "; give a .toml file or a built-in spec name"
+            )
         )
     try:
         with path.open("rb") as f:

@@ -481,7 +481,7 @@ def analyze(
         raise BayesstackError(f"min_mass: must be a number in (0, 1), got {min_mass!r}")
     clock = _Clock(progress)
     clock.stage("symmetry group")
-    spec = spec_of(run)
+    spec = spec_of(run, "run (plain pm.sample? give it one: bs.attach_spec(idata, spec, X, y))")
     if "posterior" not in run.children or "constant_data" not in run.children:
         raise BayesstackError("run: needs 'posterior' and 'constant_data' groups")
     group = symmetry_group(spec)

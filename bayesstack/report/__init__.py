@@ -16,6 +16,7 @@ import xarray as xr
 from bayesstack.report.answer import answer_paragraph
 from bayesstack.report.compare import Comparison, ModelRow, collect, unique_names
 from bayesstack.report.progress import Stages, stages
+from bayesstack.report.quiet import handled_warnings
 from bayesstack.report.render import ReportPaths, output_paths, write_files
 
 __all__ = [
@@ -97,7 +98,8 @@ def render_report(
     step = st.stage("figures", len(jobs))
     figures = []
     for label, draw in jobs:
-        figures.append(draw())
+        with handled_warnings():
+            figures.append(draw())
         step(label)
     write_step = st.stage("write report", 1)
     paths = write_files(comparison, figures, out, title=title)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import math
 import platform
-import shlex
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -28,10 +26,10 @@ from bayesstack.data.features import FEATURE_MAP_ATTR, feature_map_of
 from bayesstack.errors import BayesstackError, check_int
 from bayesstack.geometry.curvature import AFFINE_TOL
 from bayesstack.geometry.summary import GeometrySummary, summarize_geometry
-from bayesstack.inference.io import model_from_run, spec_of
-from bayesstack.inference.settings import FitSettings
-from bayesstack.model.network import forward, n_weights, unflatten, weight_names
-from bayesstack.spec import builtin_specs
+from bayesstack.inference.io import model_from_run, sampler_log_density, spec_of
+from bayesstack.inference.runs import fit_command
+from bayesstack.model.network import n_weights, unflatten, weight_names
+from bayesstack.report.quiet import handled_warnings
 
 #: Packages whose versions the report lists.
 PACKAGES = (
@@ -54,8 +52,6 @@ PACKAGES = (
 )
 #: Curvatures at or below this count as zero (the geometry's GLM curvatures are ~1e-12).
 LINEAR_TOL = AFFINE_TOL
-#: Attribute holding the exact command that regenerates a run (set by the demo).
-COMMAND_ATTR = "bayesstack_command"
 
 
 @dataclass(frozen=True)
@@ -193,14 +189,6 @@ def ess_bulk_min(run: xr.DataTree, group: str = "posterior") -> float:
     return float(min(np.nanmin(ess[k].values) for k in ess.data_vars))
 
 
-def eta_draws(run: xr.DataTree, group: str = "posterior") -> np.ndarray:
-    """The output layer's linear predictor at the observed X: ``(chain, draw, obs)``."""
-    spec = spec_of(run)
-    post = run[group]
-    params = {k: post[k].values for k in weight_names(spec)}  # (chain, draw, ...) as stored
-    return forward(spec, params, run["constant_data"]["X"].values)
-
-
 def package_versions(packages: Sequence[str] = PACKAGES) -> dict[str, str]:
     """Installed versions of ``packages`` (and Python), for the reproducibility section."""
     out = {"python": platform.python_version()}
@@ -210,31 +198,6 @@ def package_versions(packages: Sequence[str] = PACKAGES) -> dict[str, str]:
         except PackageNotFoundError:
             out[p] = "not installed"
     return out
-
-
-def fit_command(run: xr.DataTree, path: str | Path | None = None) -> str:
-    """The command line that regenerates ``run``.
-
-    The demo stores the exact command in ``attrs["bayesstack_command"]``; otherwise it is
-    rebuilt from the spec name, the dataset and ``attrs["fit_settings"]``.
-    """
-    if run.attrs.get(COMMAND_ATTR):
-        return str(run.attrs[COMMAND_ATTR])
-    spec = spec_of(run)
-    s = json.loads(run.attrs.get("fit_settings", "{}"))
-    out = Path(path).name if path else f"{spec.name}.nc"
-    data = run.attrs.get("dataset") or ""
-    src = ["--dataset", data] if data else ["--data", "DATA.csv", "--target", run.attrs["target"]]
-    name = spec.name if spec.name in builtin_specs() else f"models/{spec.name}.toml"
-    args = ["bayesstack", "fit", name, *src, "--out", out]
-    for key in ("chains", "draws", "tune", "seed", "sampler", "init"):  # explicit: defaults change
-        if key in s:
-            args += [f"--{key}", str(s[key])]
-    defaults = FitSettings()
-    for key in ("target_accept", "cores"):
-        if s.get(key, getattr(defaults, key)) != getattr(defaults, key):
-            args += [f"--{key.replace('_', '-')}", str(s[key])]
-    return shlex.join(args)
 
 
 def analyze_geometry(run: xr.DataTree, *, seed: int = 0):
@@ -271,8 +234,12 @@ def _curvature_weights(run: xr.DataTree, res) -> dict[str, np.ndarray]:
     if getattr(res, "map", None) is not None:
         d = run["constant_data"]["X"].shape[1]
         return {k: v[0] for k, v in unflatten(res.map.theta[:1], spec, d).items()}
-    post, stats = run["posterior"], run["sample_stats"]
-    lp = stats["logp" if "logp" in stats else "lp"].transpose("chain", "draw").values
+    post, lp = run["posterior"], sampler_log_density(run)
+    if lp is None:
+        raise BayesstackError(
+            "no MAP optimum and no sampler log density (sample_stats lp/logp) to pick the "
+            "curvature point from"
+        )
     c, k = np.unravel_index(int(np.argmax(lp)), lp.shape)
     return {n: post[n].transpose("chain", "draw", ...).values[c, k] for n in weight_names(spec)}
 
@@ -395,15 +362,14 @@ def collect(
     geometry, paths = dict(geometry or {}), dict(paths or {})
     ready, loos = {}, {}
     for name, run in runs.items():
-        run = ensure_log_likelihood(run)
-        if "canonical_posterior" not in run.children:
-            run = add_canonical(run)
-        if name not in geometry:
-            geometry[name] = analyze_geometry(run, seed=seed)
-        if geometry[name].run is not None:  # with its chain_weights group
-            run = geometry[name].run
-        with warnings.catch_warnings():  # high Pareto k: counted in the table instead
-            warnings.filterwarnings("ignore", "Estimated shape parameter", UserWarning)
+        with handled_warnings():  # e.g. high Pareto k: counted in the table instead
+            run = ensure_log_likelihood(run)
+            if "canonical_posterior" not in run.children:
+                run = add_canonical(run)
+            if name not in geometry:
+                geometry[name] = analyze_geometry(run, seed=seed)
+            if geometry[name].run is not None:  # with its chain_weights group
+                run = geometry[name].run
             ready[name], loos[name] = run, az.loo(run)
         if on_step:
             on_step(name)

@@ -8,10 +8,8 @@ R-hat in weight and function space).
 from __future__ import annotations
 
 import io
-import logging
 import textwrap
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import arviz as az
@@ -23,12 +21,19 @@ import xarray as xr
 from matplotlib.figure import Figure as MplFigure
 
 import bayesstack.geometry.paths as paths
-from bayesstack.inference.io import model_from_run, spec_of
+from bayesstack.geometry.function_space import eta_draws
+from bayesstack.inference.io import spec_of
+from bayesstack.inference.outputs import DEFAULT_NAME_MAX, GENERATOR, short_name
 from bayesstack.model.network import param_dims, weight_names
-from bayesstack.report.compare import Comparison, ModelRow, eta_draws
+from bayesstack.registry import FAMILIES
+from bayesstack.report.compare import Comparison, ModelRow
 
 DPI = 100
-PPC_DRAWS = 60  # posterior draws behind each posterior predictive check
+#: Bytes a figure key adds to its name's slug: the longest prefix ("slice-") and ".png".
+SLUG_ROOM = 16
+PPC_DRAWS = 60  # replicated data sets drawn as curves in a density overlay
+PPC_MAX_DRAWS = 1000  # replicated data sets behind a calibration band or a rootogram's ranges
+PPC_CI = 0.9  # probability of those bands and ranges
 _CHAIN_CMAP = "tab10"
 
 
@@ -45,7 +50,14 @@ class Figure:
 def to_png(fig: MplFigure) -> bytes:
     """PNG bytes of a matplotlib figure, cropped to what is drawn (titles included)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.15)
+    fig.savefig(  # the generator marker: a rerun may replace the file (outputs.is_generated)
+        buf,
+        format="png",
+        dpi=DPI,
+        bbox_inches="tight",
+        pad_inches=0.15,
+        metadata={"generator": GENERATOR, "Software": GENERATOR},
+    )
     return buf.getvalue()
 
 
@@ -61,20 +73,14 @@ def _pc_png(pc) -> bytes:
         plt.close(fig)
 
 
-@contextmanager
-def _quiet(logger: str):
-    """Silence a library's info logging (PyMC's "Sampling: [y]") for a moment."""
-    log = logging.getLogger(logger)
-    level = log.level
-    log.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        log.setLevel(level)
-
-
 def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
+    """A file stem for a figure of ``name``, short enough for ``NAME_MAX``.
+
+    With its prefix and ``.png`` it still fits (a 300-character spec name gets a cut name and a
+    hash, :func:`short_name`).
+    """
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
+    return short_name(slug, DEFAULT_NAME_MAX - SLUG_ROOM, suffix="")
 
 
 def _chain_colors(n: int) -> list:
@@ -149,37 +155,137 @@ def trace_figure(run: xr.DataTree, row: ModelRow) -> Figure:
     return Figure(f"trace-{_slug(row.name)}", f"Trace plot: {row.name}", text.strip(), _pc_png(pc))
 
 
-def ppc_figure(run: xr.DataTree, name: str, *, seed: int = 0) -> Figure:
-    """Posterior predictive density against the observed one (``az.plot_ppc_dist``)."""
-    import pymc as pm
+def predictive_draws(run: xr.DataTree, *, seed: int = 0) -> tuple[xr.Dataset, bool]:
+    """Posterior predictive draws of ``y`` ``(chain, draw, obs)``, and whether the run stored them.
 
-    post = run["posterior"]
-    stride = max(1, post.sizes["draw"] * post.sizes["chain"] // PPC_DRAWS)
-    sub = run.isel(draw=slice(0, None, stride))
-    with _quiet("pymc"):
-        pp = pm.sample_posterior_predictive(
-            sub,
-            model=model_from_run(run),
-            random_seed=seed,
-            progressbar=False,
-            extend_inferencedata=False,
-            compile_kwargs={"mode": "FAST_COMPILE"},
-        )
-    tree = xr.DataTree.from_dict(
-        {
-            "posterior_predictive": pp["posterior_predictive"].to_dataset(),
-            "observed_data": run["observed_data"].to_dataset(),
-        }
+    A run fitted by this bayesstack carries a ``posterior_predictive`` group (``fit`` adds it
+    by default): it is used as it is. Older runs, and runs fitted with
+    ``posterior_predictive=False``, get one replicated data set per posterior draw here, drawn
+    as ``fit`` draws them (the family's ``simulate`` row at the run's X) from
+    ``numpy.random.default_rng([seed, 1])``.
+    """
+    from bayesstack.inference.prediction import draw_outcomes
+    from bayesstack.inference.sampling import PPC_STREAM
+
+    if "posterior_predictive" in run.children and "y" in run["posterior_predictive"]:
+        return run["posterior_predictive"].to_dataset()[["y"]], True
+    spec = spec_of(run)
+    post = run["posterior"].to_dataset()
+    cd = run["constant_data"]
+    trials = cd["trials"].values if "trials" in cd else None
+    if trials is None and isinstance(spec.trials, int):
+        trials = np.full(cd["X"].shape[0], spec.trials)
+    y = draw_outcomes(
+        spec,
+        post,
+        cd["X"].values,
+        kind="response",
+        trials=trials,
+        rng=np.random.default_rng([seed, PPC_STREAM]),
     )
-    k = pp["posterior_predictive"].sizes["chain"] * pp["posterior_predictive"].sizes["draw"]
-    pc = az.plot_ppc_dist(tree, num_samples=k, figure_kwargs={"figsize": (5.5, 3)})
+    coords = {"chain": post["chain"].values, "draw": post["draw"].values}
+    coords["obs"] = run["observed_data"]["obs"].values
+    return xr.Dataset({"y": (("chain", "draw", "obs"), y)}, coords=coords), False
+
+
+def _thin(ds: xr.Dataset, most: int) -> xr.Dataset:
+    """At most about ``most`` draws in all, evenly spaced within each chain."""
+    stride = max(1, -(-ds.sizes["chain"] * ds.sizes["draw"] // most))
+    return ds.isel(draw=slice(0, None, stride))
+
+
+def ppc_figure(run: xr.DataTree, name: str, *, seed: int = 0) -> Figure:
+    """Posterior predictive check: the plot that fits the outcome's support.
+
+    * real y (Gaussian, Student-t): densities of replicated data sets over the observed one
+      (``az.plot_ppc_dist``);
+    * binary y (Bernoulli): the PAV-adjusted calibration plot (``az.plot_ppc_pava``);
+    * counts (Poisson, negative binomial, binomial successes): a rootogram
+      (``az.plot_ppc_rootogram``).
+
+    The replicated data sets are the run's stored ``posterior_predictive`` draws, or drawn now
+    for a run without them (:func:`predictive_draws`).
+    """
+    spec = spec_of(run)
+    pp, stored = predictive_draws(run, seed=seed)
+    chains = pp.sizes["chain"]
+    support = FAMILIES[spec.family].support.name
+    draw_ppc = _PPC_PLOTS[support]
+    pp = _thin(pp, PPC_DRAWS if support == "real" else PPC_MAX_DRAWS)
+    k = pp.sizes["chain"] * pp.sizes["draw"]
+    obs = run["observed_data"].to_dataset()[["y"]]
+    if support in ("count", "binomial"):  # counts stored as floats: arviz-plots wants integers
+        pp, obs = pp.astype(np.int64), obs.astype(np.int64)
+    tree = xr.DataTree.from_dict({"posterior_predictive": pp, "observed_data": obs})
+    pc, caption = draw_ppc(tree, k)
     pc.viz["figure"].item().suptitle(name, fontsize=10)
-    caption = (
-        f"Density of {k} replicated data sets (blue), each from one posterior draw, against the "
-        "observed y (black). Where the black curve leaves the blue band, the model misses the "
-        "shape of the data."
+    source = (
+        f"The replicated data sets are the run's stored posterior predictive draws (one per "
+        f"posterior draw, {k} of them, evenly spaced over all {chains} chains)."
+        if stored
+        else f"The run stores no posterior predictive draws, so they were drawn for this report "
+        f"(seed {seed}): one replicated data set per posterior draw, {k} of them, evenly "
+        f"spaced over all {chains} chains."
     )
-    return Figure(f"ppc-{_slug(name)}", f"Posterior predictive check: {name}", caption, _pc_png(pc))
+    return Figure(
+        f"ppc-{_slug(name)}",
+        f"Posterior predictive check: {name}",
+        f"{caption} {source}",
+        _pc_png(pc),
+    )
+
+
+def _ppc_density(tree: xr.DataTree, k: int):
+    pc = az.plot_ppc_dist(tree, num_samples=k, figure_kwargs={"figsize": (5.5, 3)})
+    caption = (
+        f"Kernel density of each of {k} replicated data sets (thin blue curves) against the "
+        "density of the observed y (black curve). Where the black curve runs outside the bundle "
+        "of blue curves, the model misses the shape of the data."
+    )
+    return pc, caption
+
+
+def _ppc_pava(tree: xr.DataTree, k: int):
+    pc = az.plot_ppc_pava(
+        tree,
+        ci_prob=PPC_CI,
+        visuals={"xlabel": {"text": "predicted P(y = 1)"}},
+        figure_kwargs={"figsize": (5.5, 3.6)},
+    )
+    caption = (
+        "PAV-adjusted calibration plot (Dimitriadis, Gneiting & Jordan 2021): on the x-axis each "
+        f"observation's predicted probability that y = 1, the mean of its {k} replicated values; "
+        "the blue line is the conditional event probability (CEP), the isotonic (pool adjacent "
+        "violators) regression of the observed y on that probability; the shaded band is the "
+        f"central {PPC_CI:.0%} range of the same regression fitted to each replicated data set in "
+        "place of the observed y; the dashed diagonal is perfect calibration. Where the blue "
+        "line leaves the band, the predicted probabilities are miscalibrated there: above the "
+        "diagonal, events happen more often than predicted."
+    )
+    return pc, caption
+
+
+def _ppc_rootogram(tree: xr.DataTree, k: int):
+    pc = az.plot_ppc_rootogram(
+        tree, ci_prob=PPC_CI, point_estimate="mean", figure_kwargs={"figsize": (5.5, 3.6)}
+    )
+    caption = (
+        "Rootogram (Kleiber & Zeileis 2016): for each count on the x-axis, how many observations "
+        "take that value, on a square-root scale: the observed frequency (black dots) and the "
+        f"mean frequency over {k} replicated data sets (blue diamonds) with their central "
+        f"{PPC_CI:.0%} range (light blue vertical bars). A black dot outside its bar is a "
+        "count the model predicts too often or too rarely (e.g. excess zeros, overdispersion)."
+    )
+    return pc, caption
+
+
+#: The posterior predictive check of each outcome support (``registry.SUPPORTS``).
+_PPC_PLOTS = {
+    "real": _ppc_density,
+    "binary": _ppc_pava,
+    "count": _ppc_rootogram,
+    "binomial": _ppc_rootogram,
+}
 
 
 def compare_figure(cmp: pd.DataFrame) -> Figure:
@@ -257,17 +363,15 @@ def unit_pair_figure(run: xr.DataTree, name: str, *, layer: int = 1, unit: int =
 def _n_clouds(w: np.ndarray, sds: float = 4.0) -> int:
     """Clouds formed by the chains' draws ``w (chain, draw, k)``.
 
-    Chain means closer than ``sds`` pooled within-chain standard deviations share a cloud.
+    Chain means closer than ``sds`` pooled within-chain standard deviations share a cloud
+    (single linkage: :func:`bayesstack.geometry.modes.components`).
     """
+    from bayesstack.geometry.modes import components
+
     means = w.mean(1)
     scale = float(np.sqrt(np.mean(w.var(1).sum(-1))))
-    label = list(range(len(means)))
-    for i in range(len(means)):
-        for j in range(i):
-            if np.linalg.norm(means[i] - means[j]) < sds * scale:
-                old, new = label[i], label[j]
-                label = [new if x == old else x for x in label]
-    return len(set(label))
+    near = lambda i, j: np.linalg.norm(means[i] - means[j]) < sds * scale  # noqa: E731
+    return len(set(components(len(means), near).tolist()))
 
 
 def path_figure(comparison: Comparison, *, seed: int = 0) -> Figure:
@@ -369,6 +473,12 @@ def slice_figure(run: xr.DataTree, name: str, *, seed: int = 0, n: int = 61) -> 
     return Figure(f"slice-{_slug(name)}", f"2-D slice through modes: {name}", caption, to_png(fig))
 
 
+def _weights(run: xr.DataTree) -> dict[str, np.ndarray]:
+    """The run's network weights, ``(chain, draw, ...)`` as stored."""
+    post = run["posterior"]
+    return {k: post[k].transpose("chain", "draw", ...).values for k in weight_names(spec_of(run))}
+
+
 def rhat_figure(comparison: Comparison) -> Figure:
     """R-hat per parameter: raw, canonical, and function space (η at every observation)."""
     rows = _by_depth(comparison.rows)
@@ -377,7 +487,8 @@ def rhat_figure(comparison: Comparison) -> Figure:
     for ax, row in zip(axes[:, 0], rows, strict=True):
         run = comparison.runs[row.name]
         labels, raw, can = rhat_per_parameter(run)
-        fn = np.asarray(az.rhat(xr.DataArray(eta_draws(run), dims=("chain", "draw", "obs"))))
+        eta = eta_draws(spec_of(run), _weights(run), run["constant_data"]["X"].values)
+        fn = np.asarray(az.rhat(xr.DataArray(eta, dims=("chain", "draw", "obs"))))
         x = np.arange(len(labels))
         band = f"function space: R-hat of η(x_i), {fn.min():.3f}–{fn.max():.3f}"
         ax.axhspan(fn.min(), fn.max(), color="C2", alpha=0.25, label=band)

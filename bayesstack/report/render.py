@@ -8,8 +8,10 @@ to a temporary file beside its target, then renamed into place.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -18,7 +20,8 @@ from pathlib import Path
 import jinja2
 
 from bayesstack.errors import BayesstackError
-from bayesstack.inference.io import atomic_write, check_output_path
+from bayesstack.inference.io import check_output_path
+from bayesstack.inference.outputs import GENERATOR, check_replaceable_output, write_output
 from bayesstack.report.answer import answer_paragraph, describe
 from bayesstack.report.compare import Comparison, ModelRow, RunInfo
 from bayesstack.report.plots import Figure
@@ -267,8 +270,37 @@ def _env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["md_cell"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
+    env.filters["md"] = md_text
+    env.filters["md_cell"] = md_text  # a table cell: the same, since "|" is escaped too
+    env.filters["fence"] = fence
     return env
+
+
+#: Characters that Markdown (CommonMark, GFM) may read as inline markup anywhere in a line.
+_MD_INLINE = re.compile(r"([\\`*_\[\]|~])")
+#: What starts a block (heading, list, quote, rule) at the start of a line.
+_MD_BLOCK = re.compile(r"^(\s*\d*)([#+=>.)-])")
+
+
+def md_text(s: object) -> str:
+    """``s`` as inert Markdown text: shown as it is, never as markup or HTML.
+
+    HTML's special characters become entities, as the HTML report escapes them (no tag,
+    attribute, comment or autolink can open); Markdown's inline punctuation gets a backslash
+    (no link, image, emphasis, code span or table cell can open); line breaks become spaces and
+    a leading block marker is escaped (no block can start). Every user string in ``report.md``
+    goes through here: spec, model and column names, the data file's name, the title, and the
+    warnings and captions that quote them.
+    """
+    text = html.escape(" ".join(str(s).splitlines()), quote=True)
+    text = _MD_INLINE.sub(r"\\\1", text)
+    return _MD_BLOCK.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+
+
+def fence(text: str) -> str:
+    """A code fence longer than any run of backticks in ``text`` (so it cannot be closed)."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def context(comparison: Comparison, figures: Sequence[Figure], *, title: str) -> dict:
@@ -278,6 +310,7 @@ def context(comparison: Comparison, figures: Sequence[Figure], *, title: str) ->
     prov = sorted(comparison.provenance, key=lambda p: order[p.name])
     return {
         "title": title,
+        "generator": GENERATOR,
         "created": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "paragraph": answer_paragraph(rows),
         "warnings": [
@@ -294,8 +327,11 @@ def context(comparison: Comparison, figures: Sequence[Figure], *, title: str) ->
         "linearity_table": linearity_table(rows),
         "provenance_table": provenance_table(prov),
         "versions_table": versions_table(comparison),
-        "commands": [(p.name, p.command) for p in prov],
-        "settings": [(p.name, json.dumps(p.fit_settings, sort_keys=True)) for p in prov],
+        "commands": [(" ".join(p.name.splitlines()), p.command) for p in prov],
+        "settings": [
+            (" ".join(p.name.splitlines()), json.dumps(p.fit_settings, sort_keys=True))
+            for p in prov
+        ],
         "geometry": [  # in the table's order, whatever order the runs came in
             (r.name, json.dumps(comparison.geometry[r.name], indent=1, sort_keys=True))
             for r in sorted(rows, key=lambda r: (r.depth, r.name))
@@ -317,8 +353,15 @@ def render_html(ctx: dict) -> str:
 
 def render_markdown(ctx: dict, image_dir: str) -> str:
     """The Markdown report; images are ``{image_dir}/{key}.png`` beside it."""
-    figs = [{**asdict(f), "src": f"{image_dir}/{f.key}.png"} for f in ctx["figures"]]
-    return _env().get_template("report.md.j2").render({**ctx, "figures": figs})
+    figs = [{**asdict(f), "src": f"{image_dir}/{image_name(f)}"} for f in ctx["figures"]]
+    code = "\n".join(c for _, c in ctx["commands"]) + "".join(g for _, g in ctx["geometry"])
+    code += "".join(s for _, s in ctx["settings"])
+    return _env().get_template("report.md.j2").render({**ctx, "figures": figs, "code": code})
+
+
+def image_name(f: Figure) -> str:
+    """The PNG file of a figure in ``report_files/`` (its key is short enough already)."""
+    return f"{f.key}.png"
 
 
 def write_files(
@@ -329,6 +372,10 @@ def write_files(
     title: str = "bayesstack comparison report",
 ) -> ReportPaths:
     """Write ``report.html``, ``report.md`` and ``report_files/*.png`` atomically.
+
+    Each file carries the generator marker and replaces only a file bayesstack wrote
+    (:func:`~bayesstack.inference.outputs.write_output`). ``report_files/`` is created once the
+    figures are drawn, and removed again if it is still empty after a failure.
 
     Parameters
     ----------
@@ -347,8 +394,17 @@ def write_files(
     """
     html, md, img_dir = output_paths(out)
     ctx = context(comparison, figures, title=title)
+    md_text_, html_text = render_markdown(ctx, img_dir.name), render_html(ctx)  # before any file
+    for target in (html, md, *(img_dir / image_name(f) for f in figures)):
+        check_replaceable_output(target, "--out")  # none replaced unless bayesstack wrote it
+    made = not img_dir.exists()
     img_dir.mkdir(exist_ok=True)
-    images = tuple(atomic_write(img_dir / f"{f.key}.png", f.png) for f in figures)
-    atomic_write(md, render_markdown(ctx, img_dir.name).encode())
-    atomic_write(html, render_html(ctx).encode())
+    try:
+        images = tuple(write_output(img_dir / image_name(f), f.png, "--out") for f in figures)
+    except BaseException:
+        if made and not any(img_dir.iterdir()):
+            img_dir.rmdir()
+        raise
+    write_output(md, md_text_.encode(), "--out")
+    write_output(html, html_text.encode(), "--out")
     return ReportPaths(html, md, images)
