@@ -302,6 +302,24 @@ def compare_figure(cmp: pd.DataFrame) -> Figure:
 
 
 # --- matplotlib -------------------------------------------------------------------------------
+def _unit_coordinates(post: xr.Dataset, spec, layer: int) -> tuple[np.ndarray, str, str]:
+    """Each unit's two coordinates to plot, ``(chain, draw, unit, 2)``, and the axis labels.
+
+    The first two incoming weights; with one input, the weight and the bias (both change sign
+    with the unit's), or without a bias the draw index.
+    """
+    d_in, d_unit = param_dims(spec)[f"W{layer}"]
+    W = post[f"W{layer}"].transpose("chain", "draw", d_unit, d_in).values
+    names = [str(v) for v in post[d_in].values[:2]]
+    if W.shape[-1] >= 2:
+        return W[..., :2], f"W{layer}[{names[0]}, ·]", f"W{layer}[{names[1]}, ·]"
+    if spec.has_bias(layer):
+        b = post[f"b{layer}"].transpose("chain", "draw", d_unit).values[..., None]
+        return np.concatenate([W, b], axis=-1), f"W{layer}[{names[0]}, ·]", f"b{layer}[·]"
+    draw = np.broadcast_to(post["draw"].values[None, :, None, None], W.shape)
+    return np.concatenate([W, draw], axis=-1), f"W{layer}[{names[0]}, ·]", "draw"
+
+
 def unit_pair_figure(run: xr.DataTree, name: str, *, layer: int = 1, unit: int = 0) -> Figure:
     """One hidden unit's incoming weights, raw against canonical, coloured by chain.
 
@@ -309,9 +327,8 @@ def unit_pair_figure(run: xr.DataTree, name: str, *, layer: int = 1, unit: int =
     unit that chain 0's ``unit`` maps to (closest up to sign), so one cloud stays in place.
     """
     spec = spec_of(run)
-    d_in, d_unit = param_dims(spec)[f"W{layer}"]
-    raw = run["posterior"][f"W{layer}"].transpose("chain", "draw", d_unit, d_in).values
-    can = run["canonical_posterior"][f"W{layer}"].transpose("chain", "draw", d_unit, d_in).values
+    raw, xlabel, ylabel = _unit_coordinates(run["posterior"], spec, layer)
+    can, _, _ = _unit_coordinates(run["canonical_posterior"], spec, layer)
     ref = raw[0, :, unit].mean(0)
     means = can.mean((0, 1))  # (units, d_in)
     k = int(
@@ -319,7 +336,6 @@ def unit_pair_figure(run: xr.DataTree, name: str, *, layer: int = 1, unit: int =
             np.minimum(np.linalg.norm(means - ref, axis=1), np.linalg.norm(means + ref, axis=1))
         )
     )
-    labels = [str(v) for v in run["posterior"][d_in].values[:2]]
     fig = MplFigure(figsize=(9, 4.2))
     axes = fig.subplots(1, 2, sharex=True, sharey=True)
     colors = _chain_colors(raw.shape[0])
@@ -338,8 +354,8 @@ def unit_pair_figure(run: xr.DataTree, name: str, *, layer: int = 1, unit: int =
         ax.axhline(0, color="0.7", lw=0.6)
         ax.axvline(0, color="0.7", lw=0.6)
         ax.set_title(title)
-        ax.set_xlabel(f"W{layer}[{labels[0]}, ·]")
-    axes[0].set_ylabel(f"W{layer}[{labels[1]}, ·]")
+        ax.set_xlabel(xlabel)
+    axes[0].set_ylabel(ylabel)
     axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), markerscale=3, fontsize=8)
     fig.suptitle(f"{name}: incoming weights of one hidden unit of layer {layer}")
     fig.set_layout_engine("constrained")
