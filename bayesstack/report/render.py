@@ -285,14 +285,14 @@ _MD_BLOCK = re.compile(r"^(\s*\d*)([#+=>.)-])")
 def md_text(s: object) -> str:
     """``s`` as inert Markdown text: shown as it is, never as markup or HTML.
 
-    HTML's special characters become entities, as the HTML report escapes them (no tag,
+    ``&``, ``<`` and ``>`` become entities, as in the HTML report (no tag,
     attribute, comment or autolink can open); Markdown's inline punctuation gets a backslash
     (no link, image, emphasis, code span or table cell can open); line breaks become spaces and
     a leading block marker is escaped (no block can start). Every user string in ``report.md``
     goes through here: spec, model and column names, the data file's name, the title, and the
     warnings and captions that quote them.
     """
-    text = html.escape(" ".join(str(s).splitlines()), quote=True)
+    text = html.escape(" ".join(str(s).splitlines()), quote=False)  # quotes are inert without <
     text = _MD_INLINE.sub(r"\\\1", text)
     return _MD_BLOCK.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
 

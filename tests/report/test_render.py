@@ -259,3 +259,17 @@ def test_no_empty_image_folder_after_a_failure(tmp_path, monkeypatch):
     with pytest.raises(BayesstackError):
         write_files(_comparison([_row("glm", 0)]), [Figure("rhat", "t", "c", PNG)], tmp_path / "r")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_markdown_text_reads_as_written():
+    """Plain punctuation stays readable in report.md itself (only &, < and > become entities)."""
+    from markdown_it import MarkdownIt
+
+    from bayesstack.report.render import md_text
+
+    s = 'the deep linear stack\'s "ridge" <b>'
+    md = md_text(s)
+    assert 'stack\'s "ridge"' in md and "&#x27;" not in md and "&lt;b&gt;" in md
+    assert MarkdownIt("commonmark").render(md).strip() == (
+        "<p>the deep linear stack's &quot;ridge&quot; &lt;b&gt;</p>"
+    )
