@@ -3,9 +3,10 @@
 * ``"adjusted_mclmc"``: the Metropolis-adjusted microcanonical sampler (MAMS; blackjax's
   ``adjusted_mclmc_dynamic``): isokinetic trajectories of random length with an accept/reject
   step, so the chain targets the posterior exactly. Tuning: blackjax's
-  ``adjusted_mclmc_find_L_and_step_size`` (dual averaging of the step size to
-  ``target_accept``, the trajectory length L from the posterior's scale, diagonal
-  preconditioning).
+  ``adjusted_mclmc_find_L_and_step_size`` (diagonal preconditioning, dual averaging of the
+  step size to ``target_accept``), which sets the trajectory length to
+  L = :data:`AVG_INTEGRATION_STEPS` × step size: each proposal takes on average two
+  integration steps, close to MALA, not a length from the posterior's scale.
 * ``"mclmc"``: unadjusted MCLMC (what MILE and ``sklearn-contrib-bde`` run): no accept/reject
   step, so the draws carry a discretisation bias that the tuner keeps small (an energy error
   of about 5e-4 per dimension and step). Tuning: ``mclmc_find_L_and_step_size``.
@@ -38,6 +39,9 @@ GRADS_PER_STEP = 2
 #: Tuning fractions of ``tune``: step size, step size with the preconditioner, then L.
 _UNADJUSTED_FRACS = (0.3, 0.3, 0.3)  # the preconditioner adds a third of the second phase
 _ADJUSTED_FRACS = (0.5, 0.5)
+#: Mean integration steps per adjusted proposal, L / step size: blackjax's tuner default,
+#: passed explicitly so that the run's trajectory length does not change with blackjax.
+AVG_INTEGRATION_STEPS = 2.0
 
 
 def _unadjusted(logp_fn, out_fn, tune: int, draws: int, thin: int):
@@ -111,8 +115,12 @@ def _adjusted(logp_fn, out_fn, tune: int, draws: int, thin: int, target_accept: 
             frac_tune2=f2,
             frac_tune3=0.0,
             diagonal_preconditioning=True,
+            target_num_integration_steps=AVG_INTEGRATION_STEPS,
         )
         avg = (params.L / params.step_size,)
+        # a NaN step size makes zero-step proposals that are always accepted: the chain
+        # stands still, so every draw is flagged divergent (unadjusted steps go NaN instead)
+        untuned = ~jnp.isfinite(params.step_size * params.L)
 
         def step(s, k):
             s, info = kernel(k, s, logd, params.step_size, jnp.inf, params.inverse_mass_matrix, avg)
@@ -125,7 +133,7 @@ def _adjusted(logp_fn, out_fn, tune: int, draws: int, thin: int, target_accept: 
 
         def draw(s, k):
             s, (de, div, acc, n) = jax.lax.scan(step, s, jax.random.split(k, thin))
-            stats = (s.logdensity, div.any(), de[-1], acc.mean())
+            stats = (s.logdensity, div.any() | untuned, de[-1], acc.mean())
             stats += (GRADS_PER_STEP * n.sum().astype(jnp.int64), params.step_size, params.L)
             return s, (tuple(out_fn(*s.position, *data)), stats)
 

@@ -85,3 +85,36 @@ def test_same_seed_same_draws(sampler):
     stats = set(a.sample_stats.data_vars)
     assert {"lp", "diverging", "step_size", "L", "n_steps"} <= stats
     assert a.sample_stats.attrs["warmup_n_steps"] > 0
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_failed_tuning_flags_every_draw(sampler, monkeypatch):
+    """A tuner that returns a NaN step size leaves the chain where it is: every draw divergent."""
+    import blackjax
+    import jax.numpy as jnp
+
+    name = ("adjusted_" if sampler == "adjusted_mclmc" else "") + "mclmc_find_L_and_step_size"
+    tuner = getattr(blackjax, name)
+
+    def broken(*args, **kwargs):
+        state, params, n = tuner(*args, **kwargs)
+        return state, params._replace(step_size=jnp.nan), n
+
+    monkeypatch.setattr(blackjax, name, broken)
+    spec, X, y, _, _ = _conjugate()
+    # draws and tune that no other test compiles, so the patched tuner is traced
+    run = bs.fit(spec, X, y, chains=2, draws=17, tune=23, seed=3, sampler=sampler)
+    assert run.sample_stats["diverging"].values.all()
+    assert np.isnan(run.sample_stats["step_size"].values).all()
+
+
+def test_adjusted_trajectory_length_is_recorded():
+    """L = AVG_INTEGRATION_STEPS step sizes, and a draw costs about that many steps' gradients."""
+    from bayesstack.inference.mclmc import AVG_INTEGRATION_STEPS, GRADS_PER_STEP
+
+    spec, X, y, _, _ = _conjugate()
+    run = bs.fit(spec, X, y, chains=2, draws=400, tune=400, seed=3, sampler="adjusted_mclmc")
+    st = run.sample_stats
+    np.testing.assert_allclose(st["L"] / st["step_size"], AVG_INTEGRATION_STEPS, rtol=1e-9)
+    steps = float(st["n_steps"].mean()) / GRADS_PER_STEP
+    assert abs(steps - AVG_INTEGRATION_STEPS) < 0.25 * AVG_INTEGRATION_STEPS
