@@ -21,6 +21,7 @@ from bayesstack.data import frames
 from bayesstack.data.preprocessing import STANDARDIZE, Preprocessing, data_hash, scales
 from bayesstack.errors import DataError
 from bayesstack.registry import FAMILIES
+from bayesstack.spec import MAX_TRIALS
 
 __all__ = [
     "Dataset",
@@ -274,11 +275,12 @@ def validate_trials(trials: Any, n: int) -> np.ndarray:
             f"trials has shape {arr.shape} but there are {n} rows; pass one positive integer "
             "or one per row"
         )
-    bad = _first_bad(~np.isfinite(arr) | (arr < 1) | (arr != np.round(arr)))
+    # above MAX_TRIALS a float64 skips integers and the int64 cast below wraps
+    bad = _first_bad(~np.isfinite(arr) | (arr < 1) | (arr != np.round(arr)) | (arr > MAX_TRIALS))
     if bad is not None:
         raise DataError(
-            f"trials must be positive integers, got {_fmt(float(arr[bad]))} at row {bad}; "
-            "give the number of trials (>= 1) for every row"
+            f"trials must be positive integers up to 2**53, got {_fmt(float(arr[bad]))} at row "
+            f"{bad}; give the number of trials (>= 1) for every row"
         )
     return arr.astype(np.int64)
 

@@ -184,7 +184,7 @@ def test_binomial_negative_y():
         validate(np.arange(2.0), [-1, 1], "binomial", trials=3)
 
 
-@pytest.mark.parametrize("trials", [0, -3, 2.5, np.nan, [3, 3]])
+@pytest.mark.parametrize("trials", [0, -3, 2.5, np.nan, [3, 3], 2**70, [3, 3, 1e30]])
 def test_bad_trials(trials):
     with pytest.raises(DataError) as exc:
         validate(np.arange(3.0), [0, 1, 1], "binomial", trials=trials)
