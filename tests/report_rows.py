@@ -37,7 +37,8 @@ def geometry(depth, **kw) -> GeometrySummary:
         curvature_inputs=0.0 if glm else 0.8, link="identity",
         log_concave=True if glm else None,
         log_concave_reason="log-concave priors and a gaussian likelihood with the identity "
-        "link, concave in η" if glm else "a stack of GLMs: log-concavity is measured, not implied",
+        "link, concave in η; for fixed sigma" if glm
+        else "a stack of GLMs: log-concavity is measured, not implied",
     )  # fmt: skip
     base.update(kw)
     return GeometrySummary(**base)

@@ -29,8 +29,9 @@ def glm_log_concavity(spec: Spec) -> tuple[bool | None, str]:
     """Whether a GLM's posterior in its weights (noise parameters given) is log-concave.
 
     It is when every weight prior is log-concave (Normal, normal_fanin, Laplace; not Student-t,
-    not hierarchical) and the log-likelihood is concave in η (the canonical links, probit and
-    cloglog; not a Gaussian with a log link, not Student-t noise, not the location–scale
+    not hierarchical) and the log-likelihood is concave in η (the canonical links, probit,
+    cloglog and the negative binomial's log link; not a Gaussian with a log link, not Student-t
+    noise, not the location–scale
     Gaussian, whose log-likelihood is not jointly concave in (η_μ, η_σ)): a concave function of
     η composed with the affine η = Xθ, plus concave log priors. ``None`` for a stack
     (depth > 0), where no such statement holds.
@@ -48,9 +49,12 @@ def glm_log_concavity(spec: Spec) -> tuple[bool | None, str]:
     bad = [f"{k} ({v})" for k, v in priors.items() if v not in LOG_CONCAVE_PRIORS]
     lik = (spec.family, spec.link) in CONCAVE_LIKELIHOODS
     if not bad and lik:
+        # the likelihood is concave in η for fixed noise parameters, not jointly with them
+        nuisance = FAMILIES[spec.family].nuisance
+        given = f"; for fixed {', '.join(nuisance)}" if nuisance else ""
         return True, (
             f"log-concave priors and a {spec.family} likelihood with the {spec.link} link, "
-            "concave in η"
+            f"concave in η{given}"
         )
     why = []
     if bad:

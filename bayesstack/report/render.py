@@ -22,6 +22,7 @@ import jinja2
 from bayesstack.errors import BayesstackError
 from bayesstack.inference.io import check_output_path
 from bayesstack.inference.outputs import GENERATOR, check_replaceable_output, write_output
+from bayesstack.registry import FAMILIES
 from bayesstack.report.answer import answer_paragraph, describe
 from bayesstack.report.compare import Comparison, ModelRow, RunInfo
 from bayesstack.report.plots import Figure
@@ -166,7 +167,10 @@ def _concave(r: ModelRow) -> str:
     g = r.geometry
     if g.log_concave is None:
         return "not implied (a stack)"
-    return "yes" if g.log_concave else f"not implied: {g.log_concave_reason}"
+    if not g.log_concave:
+        return f"not implied: {g.log_concave_reason}"
+    nuisance = FAMILIES[r.family].nuisance
+    return f"yes, for fixed {', '.join(nuisance)}" if nuisance else "yes"
 
 
 #: The model table: one line per quantity, one column per model.
