@@ -12,8 +12,8 @@ The verdict is decided by posterior mass (:mod:`bayesstack.geometry.evidence`): 
 of the multi-start MAP are grouped into classes up to posterior symmetry, each class gets a
 log mass (Laplace at its best optimum, and bridge sampling from its own chains' draws, both
 times its orbit size), and only classes holding at least ``min_mass`` of the total count.
-Lighter classes are trapped local modes: their chains are named in ``warnings`` and get no
-stacking weight. See ``docs/geometry.md`` for the rule and why.
+Lighter classes are trapped local modes: their chains are named in ``warnings`` and get
+stacking weight 0. See ``docs/geometry.md`` for the rule and why.
 """
 
 from __future__ import annotations
@@ -700,16 +700,34 @@ def _curvatures(spec, X, mp, theta, nuis, logp, chains, seed, n_directions, n_dr
 
 
 def _chain_weights(ll, classes, n_chains) -> tuple[np.ndarray, str]:
-    """Stacking weights of the chains: classes pooled, each class's weight shared equally."""
+    """Stacking weights of the chains: mass-bearing classes pooled, stacked, shared equally.
+
+    Trapped chains (in light classes) get 0: they did not sample the posterior.
+    """
     from bayesstack.geometry.mass import class_stacking_weights
 
-    groups = [list(c.chains) for c in classes if c.chains]
+    groups = [list(c.chains) for c in classes if c.chains and c.mass_bearing]
+    trapped = n_chains - sum(map(len, groups))
+    if not groups:  # no chain reached a mass-bearing class: nothing to prefer
+        return np.full(n_chains, 1.0 / n_chains), "equal (no chain in a mass-bearing class)"
+    w = np.zeros(n_chains)
     if len(groups) == 1:
-        return np.full(n_chains, 1.0 / n_chains), "one mode class: equal weights"
-    if ll is None:
-        return np.full(n_chains, 1.0 / n_chains), "equal (the run has no log_likelihood group)"
-    w, _ = class_stacking_weights(ll, groups)
-    return w, "stacking of mode classes (arviz.compare, method='stacking'), shared within a class"
+        w[groups[0]] = 1.0 / len(groups[0])
+        method = "one mass-bearing mode class: equal weights over its chains"
+    elif ll is None:
+        chains = [c for g in groups for c in g]
+        w[chains] = 1.0 / len(chains)
+        method = "equal over mass-bearing chains (the run has no log_likelihood group)"
+    else:
+        chains = [c for g in groups for c in g]
+        local = {c: i for i, c in enumerate(chains)}
+        sub, _ = class_stacking_weights(ll[chains], [[local[c] for c in g] for g in groups])
+        w[chains] = sub
+        method = (
+            "stacking of mass-bearing mode classes (arviz.compare, method='stacking'), "
+            "shared within a class"
+        )
+    return w, method + ("; trapped chains 0" if trapped else "")
 
 
 def _with_chain_weights(run, weights, method, classes, chain_class) -> xr.DataTree:

@@ -110,12 +110,14 @@ def test_planted_local_mode_is_trapped_not_beyond(planted):
     assert best["log_mass_disagreement"] == pytest.approx(
         best["log_mass_draws"] - best["log_mass_laplace"]
     )
-    assert d["chain_weights"][5] < 0.05 and sum(d["chain_weights"]) == pytest.approx(1.0)
+    # the trapped chain gets no weight; the five mass-bearing ones share it equally
+    assert d["chain_weights"] == pytest.approx([0.2] * 5 + [0.0], abs=1e-12)
     assert any("chain 5 did not sample the posterior" in w for w in d["warnings"])
     assert d["rhat_max_canonical_mass"] is not None and d["mass_chains"] == [0, 1, 2, 3, 4]
     cw = res.run["chain_weights"]
     np.testing.assert_allclose(cw["stacking"].values, d["chain_weights"])
-    assert "stacking" in cw.attrs["method"]
+    assert "one mass-bearing mode class" in cw.attrs["method"]
+    assert cw.attrs["method"].endswith("trapped chains 0")
 
 
 def test_the_same_classes_are_beyond_when_the_local_mode_counts(planted):
@@ -123,6 +125,10 @@ def test_the_same_classes_are_beyond_when_the_local_mode_counts(planted):
     share = res.mode_classes[1].mass_share
     low = analyze(run, seed=0, curvature=False, min_mass=share / 10)
     assert low.verdict == BEYOND and low.trapped_chains == ()
+    # both classes bear mass now, so both are stacked: equal within a class, summing to 1
+    w = np.asarray(low.chain_weights)
+    assert w.sum() == pytest.approx(1.0) and np.ptp(w[:5]) < 1e-12
+    assert low.chain_weights_method.startswith("stacking of mass-bearing mode classes")
 
 
 def test_one_chain_of_a_tanh_stack_is_not_unimodal():
