@@ -282,9 +282,12 @@ def _gaussian(eta, y, *, link, noise, trials=None):
 
 
 def _log_scale_head(eta, xp):
-    """σ = exp(η_σ) from the second output (the ``log_sigma`` head)."""
-    exp = {"numpy": np.exp, "pytensor": lambda e: _pt().exp(e), "jax": lambda e: _jnp().exp(e)}
-    return {"sigma": exp[xp](eta[..., 1])}
+    """σ = exp(η_σ) from the second output (the ``log_sigma`` head): the log link's inverse."""
+    return {"sigma": LINKS["log"].fn(xp)(eta[..., 1])}
+
+
+def _simulate_normal(rng, mu, trials=None, *, sigma):
+    return mu + sigma * rng.standard_normal(np.shape(mu))
 
 
 def _gaussian_location_scale(eta, y, *, link, noise=None, trials=None):
@@ -326,7 +329,7 @@ FAMILIES: dict[str, Family] = {
             ("identity", "log"),
             SUPPORTS["real"],
             _gaussian,
-            lambda rng, mu, trials=None, *, sigma: mu + sigma * rng.standard_normal(np.shape(mu)),
+            _simulate_normal,
             noise=(("sigma", "noise"),),
             concave_links=("identity",),
         ),
@@ -390,7 +393,7 @@ FAMILIES: dict[str, Family] = {
             ("identity",),
             SUPPORTS["real"],
             _gaussian_location_scale,
-            lambda rng, mu, trials=None, *, sigma: mu + sigma * rng.standard_normal(np.shape(mu)),
+            _simulate_normal,
             outputs=("mu", "log_sigma"),
             heads=_log_scale_head,
         ),

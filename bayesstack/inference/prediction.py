@@ -71,7 +71,7 @@ def draw_outcomes(
     params = {k: post[k].values for k in weight_names(spec)}
     noise = _noise_draws(spec, post)
     n_chain, n_draw, n_obs = post.sizes["chain"], post.sizes["draw"], np.shape(X)[0]
-    widest = max([layer.units for layer in spec.layers] + [len(FAMILIES[spec.family].outputs)])
+    widest = max([layer.units for layer in spec.layers] + [len(spec.outputs)])
     step = max(1, BLOCK_ELEMENTS // max(1, n_obs * widest))
     out = np.empty((n_chain, n_draw, n_obs))
     for c in range(n_chain):

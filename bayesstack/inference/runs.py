@@ -8,7 +8,6 @@ would have stored; :func:`fit_command` rebuilds the ``bayesstack fit`` command l
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from pathlib import Path
 
@@ -344,40 +343,9 @@ def _spec_arg(spec: Spec) -> tuple[str, tuple[str, str] | None]:
 
 def spec_toml(spec: Spec) -> str:
     """The TOML text of ``spec``: ``loads_spec(spec_toml(spec)) == spec``."""
-    lines = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in spec.to_dict().items()]
-    return "\n".join(lines) + "\n"
+    import tomli_w
 
-
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_str(key)
-
-
-def _toml_str(s: str) -> str:
-    out = []
-    for ch in s:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04X}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return repr(v)
-    if isinstance(v, str):
-        return _toml_str(v)
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(f"spec_toml: no TOML form for {type(v).__name__}")
+    return tomli_w.dumps(spec.to_dict())
 
 
 def _file_slug(name: str) -> str:

@@ -192,7 +192,7 @@ def fit(
     if "log_likelihood" not in idata.children:  # the JAX route computes it while sampling
         pm.compute_log_likelihood(idata, model=model, progressbar=False)
     if posterior_predictive:
-        add_posterior_predictive(idata, spec, data, seed)
+        add_posterior_predictive(idata, spec, data.X, data.trials, seed)
     if prior_predictive:
         add_prior_predictive(idata, model, draws, seed)
     idata.attrs.update(
@@ -271,12 +271,12 @@ def _sample_per_chain(model, spec, settings, progress, client, scheduler, chains
 PPC_STREAM, PRIOR_STREAM = 1, 2
 
 
-def add_posterior_predictive(idata: xr.DataTree, spec: Spec, data, seed: int) -> xr.DataTree:
+def add_posterior_predictive(idata: xr.DataTree, spec: Spec, X, trials, seed: int) -> xr.DataTree:
     """Add ``posterior_predictive/y``: one draw of y per posterior draw, at the training X.
 
     Drawn with the family's ``simulate`` row (as :func:`bayesstack.predict` does) from
     ``numpy.random.default_rng([seed, 1])``, after sampling: the posterior draws do not depend
-    on it.
+    on it. ``trials``: the binomial trials per row, else None.
     """
     import numpy as np
 
@@ -284,12 +284,7 @@ def add_posterior_predictive(idata: xr.DataTree, spec: Spec, data, seed: int) ->
 
     post = idata["posterior"].to_dataset()
     y = draw_outcomes(
-        spec,
-        post,
-        data.X,
-        kind="response",
-        trials=data.trials,
-        rng=np.random.default_rng([seed, PPC_STREAM]),
+        spec, post, X, kind="response", trials=trials, rng=np.random.default_rng([seed, PPC_STREAM])
     )
     coords = {"chain": post["chain"].values, "draw": post["draw"].values}
     coords["obs"] = idata["observed_data"]["obs"].values

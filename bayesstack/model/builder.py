@@ -11,7 +11,6 @@ from bayesstack.model.network import (
     forward,
     hidden_dim,
     layer_sizes,
-    outputs,
     param_dims,
     vector_output,
 )
@@ -80,7 +79,7 @@ def build_model(
     coords = {"obs": np.arange(n), "feature": list(feature_names)}
     coords.update({hidden_dim(i): np.arange(lay.units) for i, lay in enumerate(spec.layers, 1)})
     if not vector_output(spec):
-        coords[OUTPUT_DIM] = list(outputs(spec))
+        coords[OUTPUT_DIM] = list(spec.outputs)
     sizes = layer_sizes(spec, d)
     family = FAMILIES[spec.family]
     with pm.Model(coords=coords) as model:

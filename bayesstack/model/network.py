@@ -12,21 +12,16 @@ from typing import Literal
 
 import numpy as np
 
-from bayesstack.registry import ACTIVATIONS, FAMILIES
+from bayesstack.registry import ACTIVATIONS
 from bayesstack.spec import Spec
 
 #: Dim of the output layer's weights when the family has more than one output.
 OUTPUT_DIM = "output"
 
 
-def outputs(spec: Spec) -> tuple[str, ...]:
-    """The stack's outputs: ``("mu",)``, or ``("mu", "log_sigma")`` for a location–scale family."""
-    return FAMILIES[spec.family].outputs
-
-
 def vector_output(spec: Spec) -> bool:
     """Whether the output weight ``W{L}`` is a vector (one output) rather than ``(n_{L-1}, k)``."""
-    return len(outputs(spec)) == 1
+    return len(spec.outputs) == 1
 
 
 def mean_eta(spec: Spec, eta):
@@ -73,7 +68,7 @@ def layer_sizes(spec: Spec, n_features: int) -> list[int]:
 
 def param_shapes(spec: Spec, n_features: int) -> dict[str, tuple[int, ...]]:
     """Shapes of every weight for ``n_features`` inputs."""
-    sizes = {"feature": n_features, OUTPUT_DIM: len(outputs(spec))}
+    sizes = {"feature": n_features, OUTPUT_DIM: len(spec.outputs)}
     sizes.update({hidden_dim(i): layer.units for i, layer in enumerate(spec.layers, start=1)})
     return {k: tuple(sizes[d] for d in dims) for k, dims in param_dims(spec).items()}
 

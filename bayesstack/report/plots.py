@@ -164,28 +164,17 @@ def predictive_draws(run: xr.DataTree, *, seed: int = 0) -> tuple[xr.Dataset, bo
     as ``fit`` draws them (the family's ``simulate`` row at the run's X) from
     ``numpy.random.default_rng([seed, 1])``.
     """
-    from bayesstack.inference.prediction import draw_outcomes
-    from bayesstack.inference.sampling import PPC_STREAM
+    from bayesstack.inference.sampling import add_posterior_predictive
 
     if "posterior_predictive" in run.children and "y" in run["posterior_predictive"]:
         return run["posterior_predictive"].to_dataset()[["y"]], True
     spec = spec_of(run)
-    post = run["posterior"].to_dataset()
     cd = run["constant_data"]
     trials = cd["trials"].values if "trials" in cd else None
     if trials is None and isinstance(spec.trials, int):
         trials = np.full(cd["X"].shape[0], spec.trials)
-    y = draw_outcomes(
-        spec,
-        post,
-        cd["X"].values,
-        kind="response",
-        trials=trials,
-        rng=np.random.default_rng([seed, PPC_STREAM]),
-    )
-    coords = {"chain": post["chain"].values, "draw": post["draw"].values}
-    coords["obs"] = run["observed_data"]["obs"].values
-    return xr.Dataset({"y": (("chain", "draw", "obs"), y)}, coords=coords), False
+    tree = add_posterior_predictive(run.copy(), spec, cd["X"].values, trials, seed)
+    return tree["posterior_predictive"].to_dataset()[["y"]], False
 
 
 def _thin(ds: xr.Dataset, most: int) -> xr.Dataset:
